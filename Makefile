@@ -1,0 +1,54 @@
+# The two set-up commands of the README: `make synth` (main job) and `make test`.
+# Each one builds what it needs from nothing: a virtualenv with the pinned Python
+# dependencies and, for synth, the pinned CDK CLI from package.json.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+PYTEST_ARGS ?=
+
+# Offline, quiet, reproducible: no telemetry, no Node end-of-life banner, no version reporting.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: synth test test-live bench bench-synth bench-runtime deps clean
+
+deps: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>/dev/null || $(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## Synthesize every stack of the sample config into cdk.out (offline, cdk-nag packs on).
+synth: deps
+	$(CDK) synth --no-notices --quiet --no-version-reporting
+	@echo "Synthesized: $$(ls cdk.out/*.template.json | wc -l) templates in cdk.out/"
+
+## Run the offline test suite (snapshots, assertions, cdk-nag, cfn-lint, runtime).
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Opt-in tests against a real AWS account (skip cleanly without credentials).
+test-live: $(VENV)/.installed
+	$(PY) -m pytest -m live --run-live
+
+bench-synth: $(VENV)/.installed
+	$(PY) benchmarks/synth_scale.py
+
+bench-runtime: $(VENV)/.installed
+	$(PY) benchmarks/runtime_hot_path.py
+
+bench: bench-synth bench-runtime
+
+clean:
+	rm -rf cdk.out .pytest_cache

@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""The CDK app: one supervisor (memory home) stack and one stack per worker account, cdk-nag on every synth."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from aws_cdk import App
+
+from constructs_lib import add_nag_packs
+from stacks import ConfigError, build_mesh, load_config
+from stacks.limits import check_template_sizes
+
+
+def main() -> int:
+    app = App()
+    try:
+        config = load_config(app)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    build_mesh(app, config)
+    add_nag_packs(app)
+    assembly = app.synth()
+    sizes = {s.stack_name: Path(assembly.directory, s.template_file).stat().st_size for s in assembly.stacks}
+    problems = check_template_sizes(sizes)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Reusable L3 constructs of Agent Memory Mesh: import them into any CDK app."""
+
+from .agent_memory import (
+    FACTS_NAMESPACE,
+    PREFERENCES_NAMESPACE,
+    SUMMARY_NAMESPACE,
+    AgentMemory,
+    tenant_actor_pattern,
+)
+from .naming import ACTOR_TAG, TENANT_TAG
+from .nag import add_nag_packs, NAG_PACKS
+from .token_vending_machine import TokenVendingMachine
+from .validation import PropsError
+from .vector_memory_store import FILTERABLE_METADATA_KEYS, IVectorMemoryStore, VectorMemoryStore
+from .worker_access_role import WorkerAccessRole
+
+__all__ = [
+    "ACTOR_TAG",
+    "AgentMemory",
+    "FACTS_NAMESPACE",
+    "FILTERABLE_METADATA_KEYS",
+    "IVectorMemoryStore",
+    "NAG_PACKS",
+    "PREFERENCES_NAMESPACE",
+    "PropsError",
+    "SUMMARY_NAMESPACE",
+    "TENANT_TAG",
+    "TokenVendingMachine",
+    "VectorMemoryStore",
+    "WorkerAccessRole",
+    "add_nag_packs",
+    "tenant_actor_pattern",
+]

@@ -1,0 +1,67 @@
+"""Typed errors of the runtime: each carries an HTTP-style status and a stable code for handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MemoryMeshError(Exception):
+    """Base of every error the runtime raises on purpose."""
+
+    status = 500
+    code = "InternalError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidInputError(MemoryMeshError, ValueError):
+    """A caller-supplied value breaks a rule; the message names the field, the value and the rule."""
+
+    status = 400
+    code = "InvalidInput"
+
+    def __init__(self, field: str, value: Any, rule: str) -> None:
+        shown = value if not isinstance(value, str) or len(value) <= 80 else value[:77] + "..."
+        super().__init__(f"{field}={shown!r} is invalid: {rule}")
+        self.field = field
+        self.value = value
+        self.rule = rule
+
+
+class AccessDeniedError(MemoryMeshError):
+    """The caller may not act for this tenant or actor (identity mismatch, IAM AccessDenied)."""
+
+    status = 403
+    code = "AccessDenied"
+
+
+class NotFoundError(MemoryMeshError):
+    """A named thing (worker, tenant index, session) does not exist."""
+
+    status = 404
+    code = "NotFound"
+
+
+class UpstreamError(MemoryMeshError):
+    """An AWS call failed after retries; the message never carries the upstream's internals."""
+
+    status = 502
+    code = "UpstreamError"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """An AWS call did not answer within its budget."""
+
+    status = 504
+    code = "UpstreamTimeout"
+
+
+class CredentialError(UpstreamError):
+    """The token vending machine could not vend tenant-scoped credentials."""
+
+    code = "CredentialError"

@@ -1,0 +1,60 @@
+"""The data the memory backends exchange: records, queries and the backend protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+#: Kinds of long-term memory. S3 Vectors stores them in the filterable ``type`` key;
+#: AgentCore keeps them in the summary / fact / preference namespaces.
+MEMORY_KINDS = ("summary", "fact", "preference", "turn", "note")
+
+
+@dataclass(frozen=True)
+class MemoryRecord:
+    """One remembered item, as returned by any backend."""
+
+    content: str
+    tenant_id: str
+    actor_id: str
+    kind: str
+    source: str
+    key: str
+    score: float | None = None
+    agent: str | None = None
+    session_id: str | None = None
+    stored_at: int | None = None
+
+
+@dataclass(frozen=True)
+class MemoryQuery:
+    """A search for one tenant's actor; backends never return another actor's records."""
+
+    tenant_id: str
+    actor_id: str
+    text: str
+    top_k: int = 5
+    agent: str | None = None
+    kinds: tuple[str, ...] | None = None
+    stored_after: int | None = None
+    stored_before: int | None = None
+
+
+@dataclass(frozen=True)
+class DeleteReport:
+    """What a forget operation removed, per backend."""
+
+    backend: str
+    deleted: int
+    keys: tuple[str, ...] = field(default_factory=tuple)
+
+
+@runtime_checkable
+class MemoryBackend(Protocol):
+    """What the retriever and the forget handler need from a backend."""
+
+    name: str
+
+    def search(self, query: MemoryQuery) -> list[MemoryRecord]: ...
+
+    def delete_actor(self, tenant_id: str, actor_id: str) -> DeleteReport: ...
