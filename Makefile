@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 # Offline, quiet, reproducible: no telemetry, no Node end-of-life banner, no version reporting.
 export CDK_DISABLE_CLI_TELEMETRY := true

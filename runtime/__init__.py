@@ -1,0 +1,1 @@
+"""Agent Memory Mesh runtime: tenant-scoped credentials, memory stores, retrieval and summaries."""
