@@ -104,7 +104,7 @@ class TokenVendingMachine(Construct):
 
     # ---- trust ---------------------------------------------------------------------------------------------
 
-    def trust(self, role_arn: str, *, tenant_ids: Sequence[str] | None = None) -> None:
+    def trust(self, role_arn: str, *, tenant_ids: Sequence[str] | None = None, account: str | None = None) -> None:
         """Let one role (this or another account) vend tenant credentials, optionally for listed tenants only.
 
         Trust names the account principal plus an `aws:PrincipalArn` condition, so the peer role need not exist
@@ -121,8 +121,9 @@ class TokenVendingMachine(Construct):
             problems.add("tenant_ids", [], "an allowlist must name at least one tenant (omit it to allow any)")
         problems.raise_if_any(f"{type(self).__name__}.trust")
 
-        account = Arn.split(role_arn, ArnFormat.SLASH_RESOURCE_NAME).account if Token.is_unresolved(role_arn) \
-            else role_arn.split(":")[4]
+        if account is None:
+            account = Arn.split(role_arn, ArnFormat.SLASH_RESOURCE_NAME).account if Token.is_unresolved(role_arn) \
+                else role_arn.split(":")[4]
         self._trusted.append(_TrustedPrincipal(role_arn, str(account),
                                                tuple(tenant_ids) if tenant_ids is not None else None))
         self._assume_doc.add_statements(self._trust_statement(len(self._trusted), self._trusted[-1]))
@@ -148,7 +149,7 @@ class TokenVendingMachine(Construct):
     def grant_assume(self, principal: iam.IGrantable, *, tenant_ids: Sequence[str] | None = None) -> iam.Grant:
         """Trust `principal`'s role and give it the identity-policy side: assume this role with tags."""
         role_arn = _role_arn_of(principal)
-        self.trust(role_arn, tenant_ids=tenant_ids)
+        self.trust(role_arn, tenant_ids=tenant_ids, account=principal.grant_principal.principal_account)
         return iam.Grant.add_to_principal(grantee=principal, actions=list(ASSUME_ACTIONS),
                                           resource_arns=[self.role.role_arn])
 

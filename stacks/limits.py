@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import CfnResource, Stack
-from constructs import IConstruct, IValidation
+from constructs import IValidation
 
 #: CloudFormation: 500 resources per stack; templates up to 1 MB (uploaded through the bootstrap bucket).
 MAX_RESOURCES = 500
@@ -38,6 +38,3 @@ def check_template_sizes(template_bytes: dict[str, int]) -> list[str]:
             "and onboard the rest at run time (docs/deploy.md#tenants)"
             for name, size in sorted(template_bytes.items()) if size > MAX_TEMPLATE_BYTES]
 
-
-__all__ = ["MAX_RESOURCES", "MAX_TEMPLATE_BYTES", "count_resources", "enforce_cloudformation_limits",
-           "check_template_sizes", "IConstruct"]

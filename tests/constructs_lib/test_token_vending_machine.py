@@ -37,6 +37,7 @@ def test_trust_names_each_principal_with_tag_and_key_conditions():
         assert stmt["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["TenantID", "ActorID"]}
     assert same["Condition"]["ArnEquals"] == {"aws:PrincipalArn": {"Fn::GetAtt": [caller_id, "Arn"]}}
     assert "StringEquals" not in same["Condition"]
+    assert same["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
     assert cross["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
     assert cross["Condition"]["ArnEquals"] == {"aws:PrincipalArn": "arn:aws:iam::222222222222:role/worker-agent"}
     assert cross["Condition"]["StringEquals"] == {"aws:RequestTag/TenantID": ["acme", "globex"]}
