@@ -1,0 +1,193 @@
+"""Query every configured memory backend at once, then merge, de-duplicate and rank what they return.
+
+Ranking rule: every backend reports ``score`` as "higher is more relevant" — S3 Vectors and the local store
+as 1 - cosine distance (cosine similarity; 1 / (1 + distance) on a euclidean index), AgentCore as its own
+relevance score (itself derived from cosine similarity). The retriever clamps each score to [0, 1] (a missing score counts as 0), multiplies it by the
+backend's weight (default 1.0), and sorts by that, then newest first. Records whose content is the same
+after Unicode normalization, case folding and whitespace collapsing are one memory: the best-scored copy
+is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import unicodedata
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+
+from runtime.errors import InvalidInputError, MemoryMeshError, UpstreamError, UpstreamTimeoutError
+from runtime.records import MemoryBackend, MemoryQuery, MemoryRecord
+from runtime.rendering import render_memory_block
+
+__all__ = ["BackendFailure", "MemoryRetriever", "RetrievalResult", "render_memory_block"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BackendFailure:
+    """One backend that failed or timed out during a retrieve."""
+
+    backend: str
+    error: MemoryMeshError
+
+
+@dataclass(frozen=True)
+class RetrievalResult:
+    """Merged records plus the backends that failed (a partial answer is still an answer)."""
+
+    records: tuple[MemoryRecord, ...]
+    errors: tuple[BackendFailure, ...] = field(default_factory=tuple)
+
+
+class MemoryRetriever:
+    """Searches several :class:`MemoryBackend` s concurrently and merges their answers.
+
+    With more than one backend, calls run on one thread pool owned by the retriever (reused across calls)
+    and are awaited before :meth:`retrieve` returns. A backend that has not answered within ``timeout_s`` is
+    reported as failed and its late answer is discarded; the thread finishes when the client's own timeout
+    ends the call. A single backend is called on the caller's thread, bounded by its client's timeouts.
+    """
+
+    def __init__(
+        self,
+        backends: Sequence[MemoryBackend],
+        *,
+        timeout_s: float = 2.0,
+        weights: Mapping[str, float] | None = None,
+    ) -> None:
+        backends = tuple(backends)
+        if not backends:
+            raise InvalidInputError("backends", backends, "must name at least one memory backend")
+        names = [getattr(backend, "name", None) for backend in backends]
+        if any(not isinstance(name, str) or not name for name in names) or len(set(names)) != len(names):
+            raise InvalidInputError("backends", names, "must each have a distinct, non-empty name")
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 60:
+            raise InvalidInputError("timeout_s", timeout_s, "must be a number of seconds in (0, 60]")
+        weights = dict(weights or {})
+        for name, weight in weights.items():
+            if name not in names or isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+                raise InvalidInputError(
+                    f"weights[{name!r}]", weight, "must be a non-negative number for a configured backend"
+                )
+        self.backends = backends
+        self.timeout_s = float(timeout_s)
+        self._weights = {name: float(weights.get(name, 1.0)) for name in names}
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    # -- public ---------------------------------------------------------------------------------------
+
+    def retrieve(self, query: MemoryQuery) -> list[MemoryRecord]:
+        """Top ``query.top_k`` merged records, ``score`` set to the ranking score; raises only if all backends fail."""
+        result = self.retrieve_result(query)
+        return list(result.records)
+
+    def retrieve_result(self, query: MemoryQuery) -> RetrievalResult:
+        """Like :meth:`retrieve`, but also reports the backends that failed."""
+        if not isinstance(query, MemoryQuery):
+            raise InvalidInputError("query", f"<{type(query).__name__}>", "must be a runtime.records.MemoryQuery")
+        if len(self.backends) == 1:
+            answers = [self._search_one(self.backends[0], query)]
+        else:
+            answers = self._search_all(query)
+        failures = tuple(answer for answer in answers if isinstance(answer, BackendFailure))
+        if len(failures) == len(answers):
+            # Nothing to merge. A caller mistake (the same for every backend) is raised as it is.
+            first = failures[0].error
+            if isinstance(first, InvalidInputError) or len(failures) == 1:
+                raise first
+            raise UpstreamError(
+                "every memory backend failed: " + ", ".join(f"{f.backend} ({f.error.code})" for f in failures)
+            )
+        found = [
+            (record, position)
+            for position, answer in enumerate(answers)
+            if not isinstance(answer, BackendFailure)
+            for record in answer
+        ]
+        return RetrievalResult(records=tuple(self._merge(found, query.top_k)), errors=failures)
+
+    def render_memory_block(self, records: Sequence[MemoryRecord], *, budget_bytes: int = 4000) -> str:
+        """See :func:`runtime.rendering.render_memory_block`."""
+        return render_memory_block(records, budget_bytes=budget_bytes)
+
+    def close(self) -> None:
+        """Shut the thread pool down (idle threads only; nothing runs after a retrieve returns)."""
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> MemoryRetriever:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- searching ------------------------------------------------------------------------------------
+
+    def _search_one(self, backend: MemoryBackend, query: MemoryQuery) -> list[MemoryRecord] | BackendFailure:
+        try:
+            return list(backend.search(query))
+        except MemoryMeshError as error:
+            return self._failure(backend.name, error)
+        except Exception:  # a backend bug must not take the other backends' answers down
+            logger.exception("memory backend raised an unexpected error", extra={"backend": backend.name})
+            return self._failure(backend.name, UpstreamError(f"memory backend {backend.name!r} failed unexpectedly"))
+
+    def _search_all(self, query: MemoryQuery) -> list[list[MemoryRecord] | BackendFailure]:
+        executor = self._pool()
+        futures: list[Future] = [executor.submit(self._search_one, backend, query) for backend in self.backends]
+        wait(futures, timeout=self.timeout_s)
+        answers: list[list[MemoryRecord] | BackendFailure] = []
+        for backend, future in zip(self.backends, futures, strict=True):
+            if future.done():
+                answers.append(future.result())
+                continue
+            future.cancel()  # drops it if it never started; a running call's answer is discarded
+            timeout = UpstreamTimeoutError(
+                f"memory backend {backend.name!r} did not answer within {self.timeout_s:g} s"
+            )
+            answers.append(self._failure(backend.name, timeout))
+        return answers
+
+    def _pool(self) -> ThreadPoolExecutor:
+        executor = self._executor
+        if executor is None:
+            with self._executor_lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(
+                        max_workers=max(2, 2 * len(self.backends)), thread_name_prefix="memory-retriever"
+                    )
+                executor = self._executor
+        return executor
+
+    @staticmethod
+    def _failure(backend: str, error: MemoryMeshError) -> BackendFailure:
+        logger.warning("memory backend failed", extra={"backend": backend, "error_code": error.code})
+        return BackendFailure(backend=backend, error=error)
+
+    # -- merging --------------------------------------------------------------------------------------
+
+    def _merge(self, found: list[tuple[MemoryRecord, int]], top_k: int) -> list[MemoryRecord]:
+        best: dict[str, tuple[float, int, int, MemoryRecord]] = {}
+        for record, position in found:
+            score = self._ranked_score(record, self.backends[position].name)
+            identity = _normalized(record.content)
+            candidate = (score, record.stored_at or 0, -position, record)
+            current = best.get(identity)
+            if current is None or candidate[:3] > current[:3]:
+                best[identity] = candidate
+        ranked = sorted(best.values(), key=lambda item: item[:3], reverse=True)
+        return [replace(record, score=score) for score, _, _, record in ranked[:top_k]]
+
+    def _ranked_score(self, record: MemoryRecord, backend: str) -> float:
+        score = record.score if isinstance(record.score, (int, float)) else 0.0
+        return min(1.0, max(0.0, float(score))) * self._weights[backend]
+
+
+def _normalized(content: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", content).casefold().split())

@@ -1,0 +1,340 @@
+"""``emulated_aws()``: moto plus the project's fakes, serving every boto3 client created inside the context.
+
+The seam is botocore's own event system, the one moto uses: on import this module appends handlers to
+``botocore.handlers.BUILTIN_HANDLERS``, so every botocore session created afterwards (including
+``boto3.Session(aws_access_key_id=...)`` sessions the credential broker builds) carries them. A
+``before-call.<service>`` handler fires after botocore has validated the parameters against the model and
+before anything is signed or sent; returning ``(http_response, parsed)`` there answers the call. The handlers
+do nothing unless an ``emulated_aws()`` context is active, so after the context exits clients are served by
+neither the fakes nor moto.
+
+Served here: S3 Vectors (all of it) and the AgentCore Memory data plane; STS and the AgentCore control plane
+(memories and strategies) stay with moto. For S3 Vectors, AgentCore and STS calls the emulation also applies
+the service-side half of the model (maximum sizes, enums, patterns), which botocore leaves to the service, and
+the ABAC simulator's IAM rules.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore
+from botocore.exceptions import NoCredentialsError
+from botocore.handlers import BUILTIN_HANDLERS
+from moto import mock_aws
+
+from runtime.testing._model import (
+    ServiceError,
+    build_response,
+    to_wire,
+    validate_output,
+    validate_request,
+    validation_message,
+)
+from runtime.testing.abac import AbacSimulator
+from runtime.testing.agentcore_fake import FakeAgentCoreMemory
+from runtime.testing.s3vectors_fake import FakeS3Vectors
+
+_PARAMS_KEY = "runtime.testing.api_params"
+# Credentials the helpers use for setup calls; untagged, so the ABAC simulator does not restrict them.
+SETUP_ACCESS_KEY = "AKIAEMULATEDSETUP000"
+_SETUP_SECRET = "emulated-setup-secret"
+
+#: Strategies of the memory ``create_memory`` makes by default: the namespaces of DESIGN.md's data model.
+DEFAULT_MEMORY_STRATEGIES: tuple[dict[str, Any], ...] = (
+    {
+        "summaryMemoryStrategy": {
+            "name": "SessionSummaries",
+            "namespaceTemplates": ["/summaries/{actorId}/{sessionId}/"],
+        }
+    },
+    {"semanticMemoryStrategy": {"name": "Facts", "namespaceTemplates": ["/facts/{actorId}/"]}},
+    {"userPreferenceMemoryStrategy": {"name": "Preferences", "namespaceTemplates": ["/preferences/{actorId}/"]}},
+)
+
+
+@dataclass(frozen=True)
+class MeshLayout:
+    """The resources ``setup_mesh`` created: what the runtime's settings point at."""
+
+    bucket_name: str
+    index_prefix: str
+    dimension: int
+    distance_metric: str
+    tvm_role_arn: str
+    non_filterable_keys: tuple[str, ...]
+    memory_id: str | None
+
+    def index_name(self, tenant_id: str) -> str:
+        return f"{self.index_prefix}{tenant_id}"
+
+
+class EmulatedAws:
+    """Handle on an active emulation: the fakes' state, the ABAC simulator and setup helpers."""
+
+    def __init__(self, region: str, account_id: str, *, strict: bool = True) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.strict = strict
+        self.s3vectors = FakeS3Vectors(account_id, region=region)
+        self.agentcore = FakeAgentCoreMemory(account_id, region=region)
+        self.abac = AbacSimulator(account_id=account_id, region=region)
+        self.mesh: MeshLayout | None = None
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._counts_lock = threading.Lock()
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def client(self, service_name: str, *, region: str | None = None) -> Any:
+        """A boto3 client with untagged setup credentials; served only while an emulation is active."""
+        return _setup_client(service_name, region or self.region)
+
+    def create_vector_bucket(self, name: str) -> str:
+        """Create a vector bucket through the API; returns its ARN."""
+        return self.client("s3vectors").create_vector_bucket(vectorBucketName=name)["vectorBucketArn"]
+
+    def create_index(
+        self,
+        bucket: str,
+        name: str,
+        *,
+        dimension: int,
+        distance_metric: str = "cosine",
+        non_filterable_keys: Sequence[str] = (),
+    ) -> str:
+        """Create a float32 vector index through the API; returns its ARN."""
+        params: dict[str, Any] = {
+            "vectorBucketName": bucket,
+            "indexName": name,
+            "dataType": "float32",
+            "dimension": dimension,
+            "distanceMetric": distance_metric,
+        }
+        if non_filterable_keys:
+            params["metadataConfiguration"] = {"nonFilterableMetadataKeys": list(non_filterable_keys)}
+        return self.client("s3vectors").create_index(**params)["indexArn"]
+
+    def create_memory(
+        self,
+        name: str = "mesh_memory",
+        *,
+        strategies: Sequence[Mapping[str, Any]] = DEFAULT_MEMORY_STRATEGIES,
+        event_expiry_days: int = 30,
+    ) -> str:
+        """Create an AgentCore memory (moto's control plane) with summary/fact/preference strategies."""
+        answer = self.client("bedrock-agentcore-control").create_memory(
+            name=name, eventExpiryDuration=event_expiry_days, memoryStrategies=[dict(s) for s in strategies]
+        )
+        return answer["memory"]["id"]
+
+    def setup_mesh(
+        self,
+        *,
+        bucket_name: str = "mesh-test-bucket",
+        index_prefix: str = "tenant-",
+        dimension: int = 256,
+        distance_metric: str = "cosine",
+        tvm_role_arn: str | None = None,
+        non_filterable_keys: Sequence[str] = ("content",),
+        with_memory: bool = True,
+    ) -> MeshLayout:
+        """Create the shared vector bucket (and memory) and point the ABAC simulator at them."""
+        tvm_role_arn = tvm_role_arn or f"arn:aws:iam::{self.account_id}:role/mesh-tvm"
+        self.create_vector_bucket(bucket_name)
+        memory_id = self.create_memory() if with_memory else None
+        self.abac.configure(
+            bucket_name=bucket_name,
+            index_prefix=index_prefix,
+            tvm_role_arn=tvm_role_arn,
+            memory_ids=[memory_id] if memory_id else None,
+        )
+        self.mesh = MeshLayout(
+            bucket_name=bucket_name,
+            index_prefix=index_prefix,
+            dimension=dimension,
+            distance_metric=distance_metric,
+            tvm_role_arn=tvm_role_arn,
+            non_filterable_keys=tuple(non_filterable_keys),
+            memory_id=memory_id,
+        )
+        return self.mesh
+
+    def create_tenant_index(self, tenant_id: str) -> str:
+        """Create ``<index_prefix><tenant_id>`` in the mesh bucket, as tenant onboarding would."""
+        if self.mesh is None:
+            raise RuntimeError("call setup_mesh() before create_tenant_index()")
+        return self.create_index(
+            self.mesh.bucket_name,
+            self.mesh.index_name(tenant_id),
+            dimension=self.mesh.dimension,
+            distance_metric=self.mesh.distance_metric,
+            non_filterable_keys=self.mesh.non_filterable_keys,
+        )
+
+    def call_count(self, service: str, operation: str | None = None) -> int:
+        """How many calls to a service (or one operation) the emulation saw, including refused ones."""
+        with self._counts_lock:
+            if operation is not None:
+                return self._counts[(service, operation)]
+            return sum(n for (s, _), n in self._counts.items() if s == service)
+
+    # ------------------------------------------------------------------------------------------ serving
+
+    def _serve(self, model: Any, request: Mapping[str, Any], signer: Any, context: Mapping[str, Any]) -> Any:
+        service = model.service_model.service_name
+        operation = model.name
+        params = context.get(_PARAMS_KEY) or {}
+        access_key = _access_key(signer)
+        with self._counts_lock:
+            self._counts[(service, operation)] += 1
+        try:
+            problems = validate_request(model.input_shape, params, path_style="/" if service == "s3vectors" else ".")
+            if problems:
+                raise _validation_error(service, problems)
+            if service == "sts":
+                if operation == "AssumeRole":
+                    self.abac.check_assume_role(params)
+                return None
+            self.abac.check(service, operation, params, access_key)
+            region = context.get("client_region") or self.region
+            if service == "s3vectors":
+                body = self.s3vectors.handle(operation, params, region)
+            else:
+                body = self.agentcore.handle(operation, params, region)
+                if body is None:
+                    return None
+        except ServiceError as error:
+            return build_response(model, error, url=request.get("url", ""))
+        wire = to_wire(body)
+        if self.strict:
+            problems = validate_output(model.output_shape, wire)
+            if problems:
+                raise AssertionError(f"runtime.testing: {service} {operation} answer breaks the model: {problems}")
+        return build_response(model, wire, url=request.get("url", ""))
+
+    def _record_memory_templates(self, params: Mapping[str, Any], parsed: Mapping[str, Any]) -> None:
+        requested = params.get("memoryStrategies") or []
+        created = (parsed.get("memory") or {}).get("strategies") or []
+        for spec, strategy in zip(requested, created, strict=False):
+            templates = next(iter(spec.values()), {}).get("namespaceTemplates")
+            if templates:
+                self.agentcore.register_strategy_templates(strategy["strategyId"], templates)
+
+
+_SETUP_LOCK = threading.Lock()
+_SETUP_CLIENTS: dict[tuple[str, str], Any] = {}
+
+
+def _setup_client(service_name: str, region: str) -> Any:
+    # Creating sessions and clients costs tens of milliseconds (model loading); the handlers that serve them
+    # are global and inert outside an emulation, so one client per service and region is reused across them.
+    with _SETUP_LOCK:
+        key = (service_name, region)
+        if key not in _SETUP_CLIENTS:
+            session = boto3.session.Session(
+                aws_access_key_id=SETUP_ACCESS_KEY, aws_secret_access_key=_SETUP_SECRET, region_name=region
+            )
+            _SETUP_CLIENTS[key] = session.client(service_name, region_name=region)
+        return _SETUP_CLIENTS[key]
+
+
+def _access_key(signer: Any) -> str | None:
+    credentials = getattr(signer, "_credentials", None)
+    if credentials is None:
+        if getattr(signer, "signature_version", None) == botocore.UNSIGNED:
+            return None
+        # What botocore raises when it signs a request without credentials.
+        raise NoCredentialsError()
+    return credentials.get_frozen_credentials().access_key
+
+
+def _validation_error(service: str, problems: list[str]) -> ServiceError:
+    if service == "sts":
+        return ServiceError("ValidationError", validation_message(problems, separator=": "), status=400)
+    if service == "bedrock-agentcore":
+        return ServiceError(
+            "ValidationException", validation_message(problems, separator=": "), reason="FieldValidationFailed"
+        )
+    return ServiceError("ValidationException", validation_message(problems))
+
+
+class _Dispatcher:
+    """The botocore handlers; inert unless an emulation is active."""
+
+    def __init__(self) -> None:
+        self.active: EmulatedAws | None = None
+
+    def stash_params(self, params: Any, context: dict[str, Any], **_: Any) -> None:
+        if self.active is not None:
+            context[_PARAMS_KEY] = params
+
+    def before_call(self, model: Any, params: Any, request_signer: Any, context: Any, **_: Any) -> Any:
+        emulation = self.active
+        if emulation is None:
+            return None
+        return emulation._serve(model, params, request_signer, context)
+
+    def after_assume_role(self, http_response: Any, parsed: Any, context: Any, **_: Any) -> None:
+        if self.active is not None and http_response.status_code < 300:
+            self.active.abac.record_assume_role(context.get(_PARAMS_KEY) or {}, parsed)
+
+    def after_create_memory(self, http_response: Any, parsed: Any, context: Any, **_: Any) -> None:
+        if self.active is not None and http_response.status_code < 300:
+            self.active._record_memory_templates(context.get(_PARAMS_KEY) or {}, parsed)
+
+
+_DISPATCHER = _Dispatcher()
+_HANDLERS = [
+    *((f"before-parameter-build.{s}", _DISPATCHER.stash_params) for s in
+      ("s3vectors", "bedrock-agentcore", "bedrock-agentcore-control", "sts")),
+    *((f"before-call.{s}", _DISPATCHER.before_call) for s in ("s3vectors", "bedrock-agentcore", "sts")),
+    ("after-call.sts.AssumeRole", _DISPATCHER.after_assume_role),
+    ("after-call.bedrock-agentcore-control.CreateMemory", _DISPATCHER.after_create_memory),
+]
+for _event_name, _handler in _HANDLERS:
+    if (_event_name, _handler) not in BUILTIN_HANDLERS:
+        BUILTIN_HANDLERS.append((_event_name, _handler))
+
+
+def attach_client(client: Any) -> Any:
+    """Let the emulation serve a client created before this module was imported (later ones need nothing)."""
+    registered = client.meta.events
+    for event_name, handler in _HANDLERS:
+        registered.register(event_name, handler, unique_id=f"runtime.testing:{event_name}")
+    return client
+
+
+@contextmanager
+def emulated_aws(
+    region: str = "us-east-1", account_id: str = "111111111111", *, strict: bool = True
+) -> Iterator[EmulatedAws]:
+    """Emulate AWS in-process: moto for what it does faithfully, the project's fakes for the rest.
+
+    ``strict`` checks every answer the fakes produce against the botocore output model (a fake bug raises
+    AssertionError); benchmarks may turn it off. Not re-entrant.
+    """
+    if _DISPATCHER.active is not None:
+        raise RuntimeError("emulated_aws() is already active; nested emulations are not supported")
+    previous_account = os.environ.get("MOTO_ACCOUNT_ID")
+    # moto files every request under this account (its first rule), so ARNs agree with the fakes'.
+    os.environ["MOTO_ACCOUNT_ID"] = account_id
+    mock = mock_aws()
+    mock.start()
+    emulation = EmulatedAws(region, account_id, strict=strict)
+    _DISPATCHER.active = emulation
+    try:
+        yield emulation
+    finally:
+        _DISPATCHER.active = None
+        mock.stop()
+        if previous_account is None:
+            os.environ.pop("MOTO_ACCOUNT_ID", None)
+        else:
+            os.environ["MOTO_ACCOUNT_ID"] = previous_account
