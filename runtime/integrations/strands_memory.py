@@ -501,6 +501,7 @@ class MeshMemory:
             index_prefix=settings.index_prefix,
             embedder=embedder,
             content_max_bytes=settings.content_max_bytes,
+            index_dimension=settings.embedding_dimension,
         )
 
         def agentcore_client(tenant_id: str, actor_id: str) -> Any:
