@@ -8,7 +8,8 @@ from .agent_memory import (
     tenant_actor_pattern,
 )
 from .naming import ACTOR_TAG, TENANT_TAG
-from .nag import add_nag_packs, NAG_PACKS
+from .nag import NAG_PACKS, add_nag_packs
+from .runtime_bundle import RuntimeBundle
 from .token_vending_machine import TokenVendingMachine
 from .validation import PropsError
 from .vector_memory_store import FILTERABLE_METADATA_KEYS, IVectorMemoryStore, VectorMemoryStore
@@ -23,6 +24,7 @@ __all__ = [
     "NAG_PACKS",
     "PREFERENCES_NAMESPACE",
     "PropsError",
+    "RuntimeBundle",
     "SUMMARY_NAMESPACE",
     "TENANT_TAG",
     "TokenVendingMachine",
