@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from aws_cdk import Duration, Fn, Token
+from aws_cdk import CfnResource, Duration, Fn, RemovalPolicy, Token
 from aws_cdk import aws_bedrockagentcore as agentcore
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -23,6 +23,7 @@ SUMMARY_NAMESPACE = "/summaries/{actorId}/{sessionId}/"
 FACTS_NAMESPACE = "/facts/{actorId}/"
 PREFERENCES_NAMESPACE = "/preferences/{actorId}/"
 NAMESPACE_ROOTS = ("/summaries/", "/facts/", "/preferences/")
+MEMORY_NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 MEMORY_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:bedrock-agentcore:[a-z0-9-]+:\d{12}:memory/[a-zA-Z][a-zA-Z0-9_-]{0,99}-[a-zA-Z0-9]{10}$")
 # AgentCore Memory short-term event expiry: 7-365 days.
 EXPIRY_DAYS_RANGE = (7, 365)
@@ -56,7 +57,10 @@ class _AgentMemoryBase(Construct):
     def _namespace_condition(actor_pattern: str | None) -> dict | None:
         if actor_pattern is None:
             return None
-        return {"StringLike": {"bedrock-agentcore:namespace": [f"{root}{actor_pattern}" for root in NAMESPACE_ROOTS]}}
+        # Records live under "<root><actorId>/..."; a pattern that names one actor exactly needs the "/*" tail.
+        tail = "" if actor_pattern.endswith("*") else "/*"
+        return {"StringLike": {"bedrock-agentcore:namespace": [f"{root}{actor_pattern}{tail}"
+                                                               for root in NAMESPACE_ROOTS]}}
 
     def grant_write(self, grantee: iam.IGrantable, *, actor_pattern: str | None = None) -> iam.Grant:
         """Record conversation events, optionally only for actor ids matching `actor_pattern`."""
@@ -104,20 +108,25 @@ class AgentMemory(_AgentMemoryBase):
         encryption_key: kms.IKey | None = None,
         memory_name: str | None = None,
         description: str = "Agent Memory Mesh shared long-term memory",
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         """
         :param expiration_days: short-term event expiry, 7-365 (default 90).
         :param encryption_key: customer-managed key; default a new key with rotation enabled.
         :param memory_name: default: derived from the construct path. Letters, digits and '_', starts with a letter.
+        :param removal_policy: what happens to the memory (and a key created here) when removed from the stack;
+            default RETAIN, so a deploy never deletes what users' agents remember.
         """
         super().__init__(scope, id)
         problems = Problems()
         problems.check_range("expiration_days", expiration_days, *EXPIRY_DAYS_RANGE)
+        problems.check_pattern("memory_name", memory_name, MEMORY_NAME_PATTERN,
+                               "1-48 letters, digits and '_', starting with a letter")
         problems.raise_if_any(type(self).__name__)
 
         self.encryption_key = encryption_key or kms.Key(
-            self, "Key", enable_key_rotation=True, description="Agent Memory Mesh AgentCore Memory"
-        )
+            self, "Key", enable_key_rotation=True, description="Agent Memory Mesh AgentCore Memory",
+            removal_policy=removal_policy)
         self.memory = agentcore.Memory(
             self,
             "Memory",
@@ -137,6 +146,9 @@ class AgentMemory(_AgentMemoryBase):
                     description="Preferences the user expressed, per actor"),
             ],
         )
+        cfn_memory = self.memory.node.find_child("Memory")
+        assert isinstance(cfn_memory, CfnResource)
+        cfn_memory.apply_removal_policy(removal_policy)
         self.memory_arn = self.memory.memory_arn
         self.memory_id = self.memory.memory_id
         # The L2 creates an execution role for the built-in strategies and grants it encrypt/decrypt on the key.

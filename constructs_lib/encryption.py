@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
@@ -16,10 +16,19 @@ def via_service_condition(key: kms.IKey, *services: str) -> dict[str, dict[str, 
 
 
 def grant_key_via_service(key: kms.IKey, grantee: iam.IGrantable, *services: str) -> iam.Grant:
-    """Let `grantee` use `key` for data only when the call comes through one of `services`."""
-    return iam.Grant.add_to_principal(
-        grantee=grantee,
-        actions=list(perms.KMS_DATA),
-        resource_arns=[key.key_arn],
-        conditions=via_service_condition(key, *services),
-    )
+    """Let `grantee` use `key` for data only when the call comes through one of `services`.
+
+    A grantee in another account also gets a key-policy statement (with the same condition), when the key is
+    defined in this app; an imported key's policy must be changed by its owner.
+    """
+    conditions = via_service_condition(key, *services)
+    grant = iam.Grant.add_to_principal(grantee=grantee, actions=list(perms.KMS_DATA), resource_arns=[key.key_arn],
+                                       conditions=conditions)
+    account = grantee.grant_principal.principal_account
+    key_account = Stack.of(key).account
+    if account and not Token.is_unresolved(account) and not Token.is_unresolved(key_account) and account != key_account:
+        # A principal in another account needs the key policy to allow it too (its own policy is not enough).
+        key.add_to_resource_policy(iam.PolicyStatement(
+            actions=list(perms.KMS_DATA), principals=[grantee.grant_principal], resources=["*"],
+            conditions=conditions), allow_no_op=True)
+    return grant

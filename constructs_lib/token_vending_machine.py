@@ -13,7 +13,6 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct, IValidation
 
 from .agent_memory import _AgentMemoryBase
-from .encryption import grant_key_via_service
 from .naming import ACTOR_TAG, TENANT_ID_MAX, TENANT_ID_MIN, TENANT_ID_PATTERN, TENANT_TAG
 from .nag import acknowledge_inline_policy
 from .validation import Problems, PropsError
@@ -21,6 +20,7 @@ from .vector_memory_store import _VectorMemoryStoreBase
 
 ROLE_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,64}$")
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+ORG_ID_PATTERN = re.compile(r"^o-[a-z0-9]{10,32}$")
 # STS: a role's maximum session duration is 1-12 hours.
 MAX_SESSION_RANGE_S = (3600, 43200)
 #: The actions a vending caller needs on the TVM role: tagged sessions with a source identity.
@@ -32,6 +32,7 @@ class _TrustedPrincipal:
     role_arn: str
     account: str
     tenant_ids: tuple[str, ...] | None
+    organization_id: str | None = None
 
 
 class TokenVendingMachine(Construct):
@@ -90,8 +91,6 @@ class TokenVendingMachine(Construct):
         cfn_role.assume_role_policy_document = self._assume_doc
 
         vector_store.grant_tenant_scoped(self.role)
-        if vector_store.encryption_key is not None:
-            grant_key_via_service(vector_store.encryption_key, self.role, "s3vectors")
         if agent_memory is not None:
             agent_memory.grant_tenant_scoped(self.role, per_actor=per_actor)
 
@@ -104,11 +103,13 @@ class TokenVendingMachine(Construct):
 
     # ---- trust ---------------------------------------------------------------------------------------------
 
-    def trust(self, role_arn: str, *, tenant_ids: Sequence[str] | None = None, account: str | None = None) -> None:
+    def trust(self, role_arn: str, *, tenant_ids: Sequence[str] | None = None, account: str | None = None,
+              organization_id: str | None = None) -> None:
         """Let one role (this or another account) vend tenant credentials, optionally for listed tenants only.
 
         Trust names the account principal plus an `aws:PrincipalArn` condition, so the peer role need not exist
-        yet (any deploy order) and nothing else in that account can assume this role.
+        yet (any deploy order) and nothing else in that account can assume this role. `organization_id` also
+        requires the caller to belong to that AWS Organization.
         """
         problems = Problems()
         if not Token.is_unresolved(role_arn) and not ROLE_ARN_PATTERN.match(role_arn):
@@ -117,6 +118,7 @@ class TokenVendingMachine(Construct):
             if not isinstance(t, str) or not TENANT_ID_PATTERN.match(t) or not TENANT_ID_MIN <= len(t) <= TENANT_ID_MAX:
                 problems.add("tenant_ids", t, f"tenant ids are {TENANT_ID_MIN}-{TENANT_ID_MAX} lowercase letters, "
                                               "digits and '-', starting and ending with a letter or digit")
+        problems.check_pattern("organization_id", organization_id, ORG_ID_PATTERN, "an AWS Organizations id o-xxxxxxxxxx")
         if tenant_ids is not None and not list(tenant_ids):
             problems.add("tenant_ids", [], "an allowlist must name at least one tenant (omit it to allow any)")
         problems.raise_if_any(f"{type(self).__name__}.trust")
@@ -125,7 +127,7 @@ class TokenVendingMachine(Construct):
             account = Arn.split(role_arn, ArnFormat.SLASH_RESOURCE_NAME).account if Token.is_unresolved(role_arn) \
                 else role_arn.split(":")[4]
         self._trusted.append(_TrustedPrincipal(role_arn, str(account),
-                                               tuple(tenant_ids) if tenant_ids is not None else None))
+                                               tuple(tenant_ids) if tenant_ids is not None else None, organization_id))
         self._assume_doc.add_statements(self._trust_statement(len(self._trusted), self._trusted[-1]))
 
     def _trust_statement(self, n: int, p: _TrustedPrincipal) -> iam.PolicyStatement:
@@ -137,8 +139,13 @@ class TokenVendingMachine(Construct):
                                                                   if self.per_actor else {})},
             "ForAllValues:StringEquals": {"aws:TagKeys": tag_keys},
         }
+        string_equals: dict[str, object] = {}
         if p.tenant_ids is not None:
-            conditions["StringEquals"] = {f"aws:RequestTag/{TENANT_TAG}": list(p.tenant_ids)}
+            string_equals[f"aws:RequestTag/{TENANT_TAG}"] = list(p.tenant_ids)
+        if p.organization_id is not None:
+            string_equals["aws:PrincipalOrgID"] = p.organization_id
+        if string_equals:
+            conditions["StringEquals"] = string_equals
         return iam.PolicyStatement(
             sid=f"VendFor{n}",
             actions=list(ASSUME_ACTIONS),
@@ -162,7 +169,8 @@ def _role_arn_of(principal: iam.IGrantable) -> str:
     gp = principal.grant_principal
     if hasattr(gp, "role_arn"):
         return gp.role_arn  # type: ignore[attr-defined]
-    raise PropsError("TokenVendingMachine.grant_assume", [f"principal={gp!r}: must be an IAM role"])
+    raise PropsError("TokenVendingMachine.grant_assume",
+                     [f"principal={type(gp).__name__}: must be an IAM role (its ARN goes into the trust policy)"])
 
 
 @jsii.implements(IValidation)

@@ -14,7 +14,7 @@ from runtime.identity import validate_index_prefix, validate_tenant_id
 DEFAULT_EMBEDDING_MODEL_ID = "amazon.titan-embed-text-v2:0"
 DEFAULT_SUMMARY_MODEL_ID = "amazon.nova-lite-v1:0"
 DEFAULT_EMBEDDING_DIMENSION = 1024
-DEFAULT_RETENTION_DAYS = 365
+DEFAULT_RETENTION_DAYS = 90
 DEFAULT_CONTENT_MAX_BYTES = 16384
 # S3 Vectors allows 40 KB of metadata per vector; keep room for the filterable keys.
 CONTENT_MAX_BYTES_LIMIT = 36 * 1024

@@ -1,6 +1,7 @@
 """The typed, validated deployment config that `app.py` reads and the stacks take.
 
-A config is plain JSON (see `config/sample.json`, the default). `MeshConfig.from_dict` checks every field and
+A config is plain JSON: the sample lives in cdk.json (context key `memoryMesh:sampleConfig`); a real one is
+passed with `-c config=path.json`. `MeshConfig.from_dict` checks every field and
 raises one `ConfigError` listing every problem, its value and what is allowed, so a bad config fails synth
 with a single readable message.
 """
@@ -39,12 +40,13 @@ ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\
 HTTPS_URL_PATTERN = re.compile(r"^https://[^\s/$.?#].[^\s]*$")
 CLAIM_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_:.\-]{1,128}$")
 FOUNDATION_MODEL_PATTERN = re.compile(r"^[a-z0-9.:-]{3,128}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# EventBridge Scheduler expressions: cron(...) with six fields, or rate(<n> <unit>).
+SCHEDULE_PATTERN = re.compile(r"^(cron\((\S+ ){5}\S+\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\))$")
 
 DISTANCE_METRICS = ("cosine", "euclidean")
 RETENTION_DAYS_RANGE = (1, 3650)
 DIMENSION_RANGE = (1, 4096)
-# AgentCore Memory event expiry is 3-365 days; S3 Vectors retention is enforced by our sweeper.
-AGENTCORE_EXPIRY_RANGE = (3, 365)
 
 #: How many tenants may be declared at deploy time. Each declared tenant is one AWS::S3Vectors::Index in the
 #: supervisor stack; CloudFormation allows 500 resources per stack, and the rest of the stack needs room.
@@ -110,7 +112,7 @@ class MemorySettingsConfig:
     index_prefix: str = "tenant-"
     kms_key_arn: str | None = None
     embedding_model_id: str = "amazon.titan-embed-text-v2:0"
-    summary_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    summary_model_id: str = "amazon.nova-lite-v1:0"
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,14 @@ class ApiConfig:
     jwt_issuer: str
     jwt_audience: tuple[str, ...]
     tenant_claim: str = "custom:tenant_id"
+
+
+@dataclass(frozen=True)
+class OperationsConfig:
+    """Operations settings of the memory home: who hears about alarms, when the retention sweeper runs."""
+
+    alarm_email: str | None = None
+    retention_schedule: str = "cron(15 3 * * ? *)"
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,7 @@ class MeshConfig:
     memory: MemorySettingsConfig
     organization_id: str | None = None
     api: ApiConfig | None = None
+    operations: OperationsConfig = field(default_factory=OperationsConfig)
 
     # Role names peers must know are deterministic, so stacks deploy in any order without exports.
     @property
@@ -270,7 +281,8 @@ class _Parser:
 
     def parse(self) -> MeshConfig:
         root = self._mapping(self.raw, "config")
-        self._unknown_keys(root, "", {"mesh_name", "supervisor", "workers", "tenants", "memory", "organization_id", "api"})
+        self._unknown_keys(root, "", {"mesh_name", "supervisor", "workers", "tenants", "memory", "organization_id", "api",
+                                      "operations"})
         mesh_name = self._str(root, "mesh_name", "", MESH_NAME_PATTERN,
                               "3-24 lowercase letters, digits and '-', starting with a letter", default="memory-mesh")
 
@@ -396,6 +408,17 @@ class _Parser:
             if issuer and audience and claim:
                 api = ApiConfig(jwt_issuer=issuer, jwt_audience=tuple(audience), tenant_claim=claim)
 
+        ops_raw = self._mapping(root["operations"] if root.get("operations") is not None else {}, "operations")
+        self._unknown_keys(ops_raw, "operations", {"alarm_email", "retention_schedule"})
+        operations = OperationsConfig(
+            alarm_email=self._str(ops_raw, "alarm_email", "operations", EMAIL_PATTERN, "an e-mail address",
+                                  required=False),
+            retention_schedule=self._str(ops_raw, "retention_schedule", "operations", SCHEDULE_PATTERN,
+                                         "an EventBridge Scheduler expression such as 'cron(15 3 * * ? *)' or "
+                                         "'rate(1 day)'", default=OperationsConfig.retention_schedule)
+            or OperationsConfig.retention_schedule,
+        )
+
         if self.problems:
             raise ConfigError(self.problems)
         assert mesh_name and sup_account and sup_region
@@ -407,6 +430,7 @@ class _Parser:
             memory=memory,
             organization_id=org_id,
             api=api,
+            operations=operations,
         )
 
     def _check_trust_policy_size(self, workers: list[WorkerConfig]) -> None:

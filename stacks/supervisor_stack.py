@@ -1,4 +1,4 @@
-"""`SupervisorAccountStack`: the memory home — key, vector store, AgentCore Memory, TVM and orchestrator role."""
+"""`SupervisorAccountStack`: the memory home — key, vector store, AgentCore Memory, TVM and the orchestration."""
 
 from __future__ import annotations
 
@@ -9,12 +9,19 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from constructs_lib import AgentMemory, TokenVendingMachine, VectorMemoryStore
+from constructs_lib import (
+    AgentMemory,
+    AgentTarget,
+    JwtApiOptions,
+    MemoryOrchestrator,
+    TokenVendingMachine,
+    VectorMemoryStore,
+    WorkerTarget,
+)
 from constructs_lib.agent_memory import EXPIRY_DAYS_RANGE
 from constructs_lib.nag import acknowledge_inline_policy
-from constructs_lib.token_vending_machine import ASSUME_ACTIONS
 
-from .config import MeshConfig
+from .config import AgentRef, MeshConfig, WorkerConfig
 from .limits import enforce_cloudformation_limits
 
 
@@ -68,17 +75,41 @@ class SupervisorAccountStack(Stack):
         self.tvm.grant_assume(self.summarizer_role)
         for worker in config.workers:
             if worker.tvm_principal_arn:
-                self.tvm.trust(worker.tvm_principal_arn, tenant_ids=worker.allowed_tenants)
+                self.tvm.trust(worker.tvm_principal_arn, tenant_ids=worker.allowed_tenants,
+                               organization_id=config.organization_id)
 
-        # The orchestrator may assume exactly the configured worker access roles (names are deterministic).
-        worker_arns = [config.worker_role_arn(w, self.partition) for w in config.workers]
-        self.orchestrator_role.add_to_policy(iam.PolicyStatement(
-            sid="AssumeWorkerAccessRoles", actions=list(ASSUME_ACTIONS), resources=worker_arns))
+        # Functions, summary queue, retention schedule, alarms and the JWT API. The orchestrator may assume exactly
+        # the TVM and the configured worker access roles (their names are deterministic).
+        self.orchestration = MemoryOrchestrator(
+            self, "Orchestration",
+            vector_store=self.vector_store,
+            agent_memory=self.agent_memory,
+            token_vending_machine=self.tvm,
+            orchestrator_role=self.orchestrator_role,
+            summarizer_role=self.summarizer_role,
+            encryption_key=self.key,
+            supervisor_agent=_agent_target(config.supervisor.agent) if config.supervisor.agent else None,
+            workers=[_worker_target(config, w, self.partition) for w in config.workers],
+            api=JwtApiOptions(jwt_issuer=config.api.jwt_issuer, jwt_audience=list(config.api.jwt_audience),
+                              tenant_claim=config.api.tenant_claim) if config.api else None,
+            embedding_model_id=mem.embedding_model_id,
+            summary_model_id=mem.summary_model_id,
+            retention_days=mem.retention_days,
+            retention_schedule=config.operations.retention_schedule,
+            alarm_email=config.operations.alarm_email,
+        )
 
         CfnOutput(self, "VectorBucketArn", value=self.vector_store.vector_bucket_arn)
         CfnOutput(self, "MemoryId", value=self.agent_memory.memory_id)
         CfnOutput(self, "TokenVendingMachineRoleArn", value=self.tvm.role_arn)
         CfnOutput(self, "OrchestratorRoleArn", value=self.orchestrator_role.role_arn)
+        CfnOutput(self, "OrchestratorFunctionArn", value=self.orchestration.orchestrator.function_arn)
+        CfnOutput(self, "OnboardingFunctionArn", value=self.orchestration.onboarding.function_arn)
+        CfnOutput(self, "ForgetFunctionArn", value=self.orchestration.forget.function_arn)
+        CfnOutput(self, "SummaryQueueUrl", value=self.orchestration.summary_queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.orchestration.alarm_topic.topic_arn)
+        if self.orchestration.api is not None:
+            CfnOutput(self, "ApiUrl", value=self.orchestration.api.url)
         enforce_cloudformation_limits(self)
 
     def _lambda_role(self, id: str, name: str, description: str) -> iam.Role:
@@ -86,3 +117,15 @@ class SupervisorAccountStack(Stack):
                         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         acknowledge_inline_policy(role)
         return role
+
+
+def _agent_target(agent: AgentRef) -> AgentTarget:
+    if agent.kind == "agentcore-runtime":
+        return AgentTarget.agentcore_runtime(runtime_arn=str(agent.runtime_arn))
+    return AgentTarget.bedrock_agent(agent_id=str(agent.agent_id), alias_id=str(agent.alias_id))
+
+
+def _worker_target(config: MeshConfig, worker: WorkerConfig, partition: str) -> WorkerTarget:
+    return WorkerTarget(name=worker.name, role_arn=config.worker_role_arn(worker, partition),
+                        external_id=config.worker_external_id(worker), region=worker.region,
+                        agent=_agent_target(worker.agent), allowed_tenants=tuple(worker.allowed_tenants))

@@ -93,3 +93,32 @@ def test_expiry_outside_agentcore_range_is_rejected(days):
     with pytest.raises(PropsError) as err:
         AgentMemory(new_stack(), "Memory", expiration_days=days)
     assert err.value.problems == [f"expiration_days={days}: must be a whole number from 7 to 365"]
+
+
+def test_memory_and_created_key_are_retained_by_default():
+    stack = new_stack()
+    AgentMemory(stack, "Memory")
+    t = template_of(stack)
+    for type_ in ["AWS::BedrockAgentCore::Memory", "AWS::KMS::Key"]:
+        (res,) = resources(t, type_).values()
+        assert res["DeletionPolicy"] == "Retain", type_
+
+
+def test_per_actor_grant_namespaces_cover_the_records_under_the_actor():
+    stack = new_stack()
+    memory = AgentMemory(stack, "Memory")
+    role = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    memory.grant_tenant_scoped(role, per_actor=True)
+    records = find_statement(statements(template_of(stack)), "bedrock-agentcore:RetrieveMemoryRecords")
+    pattern = "${aws:PrincipalTag/TenantID}:${aws:PrincipalTag/ActorID}/*"
+    assert records["Condition"] == {"StringLike": {"bedrock-agentcore:namespace": [
+        f"/summaries/{pattern}", f"/facts/{pattern}", f"/preferences/{pattern}"]}}
+
+
+def test_memory_name_is_validated_with_the_other_props():
+    with pytest.raises(PropsError) as err:
+        AgentMemory(new_stack(), "Memory", memory_name="bad-name", expiration_days=1)
+    assert err.value.problems == [
+        "expiration_days=1: must be a whole number from 7 to 365",
+        "memory_name='bad-name': 1-48 letters, digits and '_', starting with a letter",
+    ]

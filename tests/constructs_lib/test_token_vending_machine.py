@@ -131,3 +131,18 @@ def test_trust_validates_role_arn_and_tenants():
     ]
     with pytest.raises(PropsError, match=r"tenant_ids=\[\]: an allowlist must name at least one tenant"):
         tvm.trust("arn:aws:iam::111111111111:role/x", tenant_ids=[])
+
+
+def test_organization_condition_on_a_trusted_principal():
+    stack = new_stack()
+    _tvm(stack).trust("arn:aws:iam::222222222222:role/agent", tenant_ids=["acme"], organization_id="o-abcdefghij")
+    (trust,) = _tvm_role(template_of(stack))["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"]["StringEquals"] == {"aws:RequestTag/TenantID": ["acme"],
+                                                  "aws:PrincipalOrgID": "o-abcdefghij"}
+
+
+def test_grant_assume_rejects_a_non_role_principal():
+    stack = new_stack()
+    with pytest.raises(PropsError) as err:
+        _tvm(stack).grant_assume(iam.ServicePrincipal("lambda.amazonaws.com"))
+    assert err.value.problems == ["principal=ServicePrincipal: must be an IAM role (its ARN goes into the trust policy)"]

@@ -205,3 +205,51 @@ def test_too_many_non_filterable_keys_is_rejected():
         VectorMemoryStore(new_stack(), "Store", non_filterable_metadata_keys=[f"k{i}" for i in range(11)])
     assert err.value.problems == [
         f"non_filterable_metadata_keys={[f'k{i}' for i in range(11)]!r}: 1-10 distinct keys (S3 Vectors limit)"]
+
+
+def test_bucket_indexes_and_created_key_are_retained_by_default():
+    stack = new_stack()
+    _store(stack)
+    t = template_of(stack)
+    for type_ in ["AWS::S3Vectors::VectorBucket", "AWS::S3Vectors::Index", "AWS::KMS::Key"]:
+        for res in resources(t, type_).values():
+            assert (res["DeletionPolicy"], res["UpdateReplacePolicy"]) == ("Retain", "Retain"), type_
+
+
+def test_removal_policy_can_be_destroy_for_throwaway_environments():
+    from aws_cdk import RemovalPolicy
+
+    stack = new_stack()
+    _store(stack, removal_policy=RemovalPolicy.DESTROY)
+    for res in resources(template_of(stack), "AWS::S3Vectors::Index").values():
+        assert res["DeletionPolicy"] == "Delete"
+
+
+def test_tenant_scoped_grant_includes_kms_via_s3vectors():
+    stack = new_stack()
+    _store(stack).grant_tenant_scoped(_role(stack))
+    kms_stmt = find_statement(statements(template_of(stack)), "kms:Decrypt")
+    assert kms_stmt["Condition"] == {"StringEquals": {"kms:ViaService": ["s3vectors.us-east-1.amazonaws.com"]}}
+
+
+def test_cross_account_grantee_also_gets_a_key_policy_statement():
+    stack = new_stack()
+    store = _store(stack)
+    store.grant_read(iam.Role.from_role_arn(stack, "Peer", "arn:aws:iam::222222222222:role/worker-agent"),
+                     tenant_ids=["acme"])
+    (key,) = resources(template_of(stack), "AWS::KMS::Key").values()
+    (stmt,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+               if s.get("Principal") == {"AWS": "arn:aws:iam::222222222222:role/worker-agent"}]
+    assert stmt["Condition"] == {"StringEquals": {"kms:ViaService": ["s3vectors.us-east-1.amazonaws.com"]}}
+    assert sorted(stmt["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def test_an_imported_key_gets_a_warning_about_its_key_policy():
+    from aws_cdk.assertions import Annotations, Match
+
+    stack = new_stack()
+    key = kms.Key.from_key_arn(stack, "Imported",
+                               "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555")
+    _store(stack, encryption_key=key)
+    Annotations.from_stack(stack).has_warning("/Test/Store", Match.string_like_regexp(
+        "encryption_key is imported.*indexing.s3vectors.amazonaws.com kms:Decrypt"))

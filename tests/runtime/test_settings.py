@@ -63,7 +63,7 @@ def test_defaults_for_optional_variables():
     assert settings.embedding_model_id == "amazon.titan-embed-text-v2:0"
     assert settings.summary_model_id == "amazon.nova-lite-v1:0"
     assert settings.summary_queue_url is None
-    assert settings.retention_days == 365
+    assert settings.retention_days == 90
     assert settings.content_max_bytes == 16384
 
 
