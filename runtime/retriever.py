@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import unicodedata
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -139,20 +140,27 @@ class MemoryRetriever:
             return self._failure(backend.name, UpstreamError(f"memory backend {backend.name!r} failed unexpectedly"))
 
     def _search_all(self, query: MemoryQuery) -> list[list[MemoryRecord] | BackendFailure]:
+        # The first backend runs on the calling thread while the others run in the pool: one thread hand-off fewer
+        # per retrieve. Its answer is dropped, like a pooled one, if it arrives after the timeout.
+        started = time.monotonic()
         executor = self._pool()
-        futures: list[Future] = [executor.submit(self._search_one, backend, query) for backend in self.backends]
-        wait(futures, timeout=self.timeout_s)
-        answers: list[list[MemoryRecord] | BackendFailure] = []
-        for backend, future in zip(self.backends, futures, strict=True):
+        futures: list[Future] = [executor.submit(self._search_one, backend, query) for backend in self.backends[1:]]
+        inline = self._search_one(self.backends[0], query)
+        if time.monotonic() - started > self.timeout_s:
+            inline = self._timed_out(self.backends[0].name)
+        wait(futures, timeout=max(0.0, self.timeout_s - (time.monotonic() - started)))
+        answers: list[list[MemoryRecord] | BackendFailure] = [inline]
+        for backend, future in zip(self.backends[1:], futures, strict=True):
             if future.done():
                 answers.append(future.result())
                 continue
             future.cancel()  # drops it if it never started; a running call's answer is discarded
-            timeout = UpstreamTimeoutError(
-                f"memory backend {backend.name!r} did not answer within {self.timeout_s:g} s"
-            )
-            answers.append(self._failure(backend.name, timeout))
+            answers.append(self._timed_out(backend.name))
         return answers
+
+    def _timed_out(self, backend: str) -> BackendFailure:
+        return self._failure(backend, UpstreamTimeoutError(
+            f"memory backend {backend!r} did not answer within {self.timeout_s:g} s"))
 
     def _pool(self) -> ThreadPoolExecutor:
         executor = self._executor
@@ -160,7 +168,7 @@ class MemoryRetriever:
             with self._executor_lock:
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(
-                        max_workers=max(2, 2 * len(self.backends)), thread_name_prefix="memory-retriever"
+                        max_workers=max(2, 2 * (len(self.backends) - 1)), thread_name_prefix="memory-retriever"
                     )
                 executor = self._executor
         return executor

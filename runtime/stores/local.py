@@ -225,10 +225,11 @@ class LocalMemoryStore:
             selected = np.flatnonzero(mask)
             if selected.size == 0:
                 return []
+            # einsum stays on this thread; a BLAS matrix-vector product may wait on a second, busy core.
             if selected.size < _GATHER_RATIO * table.count:
-                scores = table.matrix[selected] @ unit
+                scores = np.einsum("ij,j->i", table.matrix[selected], unit)
             else:
-                scores = (table.matrix[: table.count] @ unit)[selected]
+                scores = np.einsum("ij,j->i", table.matrix[: table.count], unit)[selected]
             k = min(valid.top_k, selected.size)
             best = np.argpartition(-scores, k - 1)[:k] if k < selected.size else np.arange(selected.size)
             best = best[np.argsort(-scores[best], kind="stable")]

@@ -31,8 +31,9 @@ class _ScriptedBackend:
     """A backend answering from a fixed list, optionally after a gate opens, or failing."""
 
     def __init__(self, name: str, records=(), *, error: Exception | None = None, gate: threading.Event | None = None,
-                 barrier: threading.Barrier | None = None) -> None:
+                 barrier: threading.Barrier | None = None, delay: float = 0.0) -> None:
         self.name = name
+        self.delay = delay
         self.records = list(records)
         self.error = error
         self.gate = gate
@@ -45,6 +46,8 @@ class _ScriptedBackend:
             self.barrier.wait(timeout=5)
         if self.gate is not None:
             self.gate.wait(timeout=10)
+        if self.delay:
+            time.sleep(self.delay)
         if self.error is not None:
             raise self.error
         return list(self.records)
@@ -95,7 +98,7 @@ def test_top_k_and_weights() -> None:
         MemoryRetriever([vectors, agentcore], weights={"unknown": 1.0})
 
 
-def test_backends_are_queried_concurrently_on_one_reused_pool() -> None:
+def test_backends_are_queried_concurrently_the_first_on_the_callers_thread() -> None:
     barrier = threading.Barrier(2)  # each search waits for the other: only a concurrent fan-out passes
     first = _ScriptedBackend("s3vectors", [_record("one", "s3vectors", 0.5)], barrier=barrier)
     second = _ScriptedBackend("agentcore", [_record("two", "agentcore", 0.4)], barrier=barrier)
@@ -104,7 +107,17 @@ def test_backends_are_queried_concurrently_on_one_reused_pool() -> None:
         pool = retriever._executor
         assert [r.content for r in retriever.retrieve(QUERY)] == ["one", "two"]
         assert retriever._executor is pool
-    assert first.threads[0] != threading.get_ident()
+    assert first.threads == [threading.get_ident()] * 2
+    assert second.threads[0] != threading.get_ident()
+
+
+def test_a_slow_first_backend_is_reported_as_timed_out() -> None:
+    slow = _ScriptedBackend("s3vectors", [_record("late", "s3vectors", 0.9)], delay=0.3)
+    fast = _ScriptedBackend("agentcore", [_record("on time", "agentcore", 0.5)])
+    with MemoryRetriever([slow, fast], timeout_s=0.1) as retriever:
+        result = retriever.retrieve_result(QUERY)
+    assert [r.content for r in result.records] == ["on time"]
+    assert [(f.backend, type(f.error)) for f in result.errors] == [("s3vectors", UpstreamTimeoutError)]
 
 
 def test_single_backend_runs_on_the_callers_thread_without_a_pool() -> None:
