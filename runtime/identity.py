@@ -173,3 +173,10 @@ def trusted_identity(tenant_id: Any, actor_id: Any, *, index_prefix: str = "") -
     """Build the identity from ids supplied by trusted service code (never from an end user's request body)."""
     validate_tenant_id(tenant_id, index_prefix=index_prefix)
     return Identity(tenant_id=tenant_id, actor_id=actor_id)
+
+
+def log_ref(value: str | None) -> str | None:
+    """A short, stable reference for an actor or session id in logs: never the id itself (it may be personal)."""
+    if value is None:
+        return None
+    return hashlib.sha256(value.encode("utf-8", errors="replace")).hexdigest()[:12]

@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 
 from runtime.errors import InvalidInputError, UpstreamError, UpstreamTimeoutError
 from runtime.identity import (
+    log_ref,
     Identity,
     validate_actor_id,
     validate_agent_name,
@@ -193,7 +194,7 @@ def enqueue_summary_job(
         raise UpstreamError(f"SQS SendMessage for the summary job failed: {code}") from error
     except BotoCoreError as error:
         raise UpstreamError(f"SQS SendMessage for the summary job failed: {type(error).__name__}") from error
-    logger.info("summary job enqueued", extra={"tenant_id": identity.tenant_id, "actor_id": identity.actor_id})
+    logger.info("summary job enqueued", extra={"tenant_id": identity.tenant_id, "actor_ref": log_ref(identity.actor_id)})
     return str(response["MessageId"])
 
 
@@ -385,4 +386,4 @@ def _require_int(field: str, value: Any, low: int) -> None:
 
 
 def _log_fields(identity: Identity, session_id: str) -> dict[str, str]:
-    return {"tenant_id": identity.tenant_id, "actor_id": identity.actor_id, "session_id": session_id}
+    return {"tenant_id": identity.tenant_id, "actor_ref": log_ref(identity.actor_id), "session_ref": log_ref(session_id)}

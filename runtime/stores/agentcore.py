@@ -32,6 +32,7 @@ from runtime.errors import (
     UpstreamTimeoutError,
 )
 from runtime.identity import (
+    log_ref,
     Identity,
     validate_actor_id,
     validate_agent_name,
@@ -237,7 +238,7 @@ class AgentCoreMemoryBackend:
         if not (record_namespace.startswith(namespace) or record_namespace == namespace.rstrip("/")):
             logger.warning(
                 "dropped an AgentCore record outside the actor namespace",
-                extra={"tenant": tenant_id, "actor": actor_id, "kind": kind},
+                extra={"tenant": tenant_id, "actor_ref": log_ref(actor_id), "kind": kind},
             )
             return None
         text = (summary.get("content") or {}).get("text")
@@ -312,7 +313,7 @@ class AgentCoreMemoryBackend:
 
         logger.info(
             "deleted actor memory",
-            extra={"tenant": tenant_id, "actor": actor_id, "records": len(record_ids), "events": len(event_ids)},
+            extra={"tenant": tenant_id, "actor_ref": log_ref(actor_id), "records": len(record_ids), "events": len(event_ids)},
         )
         if failed:
             raise UpstreamError(
@@ -407,5 +408,5 @@ def _epoch(value: Any) -> int | None:
 def _log_failure(operation: str, tenant_id: str, actor_id: str, code: str) -> None:
     logger.warning(
         "AgentCore Memory call failed",
-        extra={"operation": operation, "tenant": tenant_id, "actor": actor_id, "error_code": code},
+        extra={"operation": operation, "tenant": tenant_id, "actor_ref": log_ref(actor_id), "error_code": code},
     )

@@ -31,7 +31,7 @@ from runtime.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from runtime.identity import Identity, validate_actor_id, validate_index_prefix, validate_tenant_id
+from runtime.identity import Identity, log_ref, validate_actor_id, validate_index_prefix, validate_tenant_id
 from runtime.records import DeleteReport, MemoryQuery, MemoryRecord
 from runtime.stores._limits import (
     DEFAULT_CONTENT_MAX_BYTES,
@@ -179,7 +179,7 @@ class S3VectorsMemoryStore:
             if not metadata_matches(metadata, valid):
                 logger.warning(
                     "dropped a query result outside the query filter",
-                    extra={"tenant": valid.tenant_id, "actor": valid.actor_id, "operation": "QueryVectors"},
+                    extra={"tenant": valid.tenant_id, "actor_ref": log_ref(valid.actor_id), "operation": "QueryVectors"},
                 )
                 continue
             score = similarity_from_distance(item.get("distance"), metric)
@@ -234,7 +234,7 @@ class S3VectorsMemoryStore:
         scan = self._scan(client, tenant_id, actor_id)
         keys = [item["key"] for item, metadata in scan if metadata.get("actor") == actor_id]
         self._delete_keys(client, tenant_id, actor_id, keys)
-        logger.info("deleted actor vectors", extra={"tenant": tenant_id, "actor": actor_id, "deleted": len(keys)})
+        logger.info("deleted actor vectors", extra={"tenant": tenant_id, "actor_ref": log_ref(actor_id), "deleted": len(keys)})
         return DeleteReport(backend=self.name, deleted=len(keys), keys=tuple(keys))
 
     def delete_older_than(self, tenant_id: str, cutoff_epoch: float, *, client: Any = None) -> DeleteReport:
@@ -353,5 +353,5 @@ class _IndexExists(MemoryMeshError):
 def _log_failure(operation: str, tenant_id: str, actor_id: str | None, code: str) -> None:
     logger.warning(
         "S3 Vectors call failed",
-        extra={"operation": operation, "tenant": tenant_id, "actor": actor_id, "error_code": code},
+        extra={"operation": operation, "tenant": tenant_id, "actor_ref": log_ref(actor_id), "error_code": code},
     )

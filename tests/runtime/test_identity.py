@@ -309,3 +309,11 @@ def test_trusted_identity_checks_the_index_prefix():
     with pytest.raises(InvalidInputError) as err:
         trusted_identity("t" * 40, "svc", index_prefix="p" * 24)
     assert err.value.field == "tenant_id"
+
+
+def test_log_ref_is_short_stable_and_not_the_id():
+    from runtime.identity import log_ref
+
+    assert log_ref("alice") == log_ref("alice")
+    assert log_ref("alice") != "alice" and len(log_ref("alice")) == 12
+    assert log_ref(None) is None
