@@ -29,8 +29,9 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 ## Synthesize every stack of the sample config into cdk.out (offline, cdk-nag packs on).
+## Lambda bundling (pip) is skipped unless BUNDLE=1; templates and asset hashes are the same either way.
 synth: deps
-	$(CDK) synth --no-notices --quiet --no-version-reporting
+	MESH_SKIP_BUNDLING=$(if $(BUNDLE),0,1) $(CDK) synth --no-notices --quiet --no-version-reporting
 	@echo "Synthesized: $$(ls cdk.out/*.template.json | wc -l) templates in cdk.out/"
 
 ## Run the offline test suite (snapshots, assertions, cdk-nag, cfn-lint, runtime).

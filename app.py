@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,10 @@ from stacks.limits import check_template_sizes
 
 
 def main() -> int:
-    app = App()
+    # MESH_SKIP_BUNDLING=1 (make synth's default) synthesizes without running pip: same templates and asset hashes,
+    # no network. `cdk deploy` bundles the Lambda code locally (pip, no Docker).
+    skip_bundling = os.environ.get("MESH_SKIP_BUNDLING") == "1"
+    app = App(post_cli_context={"aws:cdk:bundling-stacks": []} if skip_bundling else None)
     try:
         config = load_config(app)
     except ConfigError as exc:

@@ -7,6 +7,9 @@ from .agent_memory import (
     AgentMemory,
     tenant_actor_pattern,
 )
+from .agent_targets import AgentTarget, WorkerTarget
+from .memory_api import JwtApiOptions, MemoryApi
+from .memory_orchestrator import FunctionOptions, FunctionSizing, MemoryOrchestrator
 from .naming import ACTOR_TAG, TENANT_TAG
 from .nag import NAG_PACKS, add_nag_packs
 from .runtime_bundle import RuntimeBundle
@@ -18,9 +21,15 @@ from .worker_access_role import WorkerAccessRole
 __all__ = [
     "ACTOR_TAG",
     "AgentMemory",
+    "AgentTarget",
     "FACTS_NAMESPACE",
     "FILTERABLE_METADATA_KEYS",
+    "FunctionOptions",
+    "FunctionSizing",
     "IVectorMemoryStore",
+    "JwtApiOptions",
+    "MemoryApi",
+    "MemoryOrchestrator",
     "NAG_PACKS",
     "PREFERENCES_NAMESPACE",
     "PropsError",
@@ -30,6 +39,7 @@ __all__ = [
     "TokenVendingMachine",
     "VectorMemoryStore",
     "WorkerAccessRole",
+    "WorkerTarget",
     "add_nag_packs",
     "tenant_actor_pattern",
 ]

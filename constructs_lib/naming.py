@@ -15,7 +15,8 @@ MAX_INDEX_NAME_LENGTH = 63
 # S3 Vectors bucket names: 3-63 chars, lowercase letters, digits and hyphens, start and end alphanumeric.
 VECTOR_BUCKET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 MESH_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{2,23}$")
-WORKER_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+# Worker names also name agents and roles: single hyphens between letters/digits, no trailing hyphen.
+WORKER_NAME_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,23}$")
 # Session tag keys the token vending machine accepts (aws:TagKeys).
 TENANT_TAG = "TenantID"
 ACTOR_TAG = "ActorID"

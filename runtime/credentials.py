@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -32,6 +33,8 @@ _ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
 # sts:AssumeRole DurationSeconds is 900-43200 (the role's MaxSessionDuration caps it further).
 _MIN_DURATION_S = 900
 _MAX_DURATION_S = 43200
+# sts:AssumeRole ExternalId: 2-1224 characters of [\w+=,.@:/-].
+_EXTERNAL_ID_RE = re.compile(r"[\w+=,.@:/-]{2,1224}")
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,9 @@ class TenantCredentialBroker:
       exponential backoff, at most ``max_sts_attempts`` calls;
     - while a refresh is in flight or backing off, callers keep getting the previous credentials as long as
       at least half the refresh margin of their lifetime remains.
+
+    ``external_id`` is sent as ``ExternalId`` on every AssumeRole, for roles whose trust policy requires
+    ``sts:ExternalId`` (the cross-account worker access roles).
     """
 
     def __init__(
@@ -120,6 +126,7 @@ class TenantCredentialBroker:
         retry_max_delay_s: float = 2.0,
         set_source_identity: bool = True,
         client_config: Any = None,
+        external_id: str | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -133,8 +140,14 @@ class TenantCredentialBroker:
         _check_number("max_sts_attempts", max_sts_attempts, 1, 10, integer=True)
         _check_number("retry_base_delay_s", retry_base_delay_s, 0, 60)
         _check_number("retry_max_delay_s", retry_max_delay_s, 0, 300)
+        if external_id is not None and not (isinstance(external_id, str) and _EXTERNAL_ID_RE.fullmatch(external_id)):
+            shown = f"<{len(external_id)} characters>" if isinstance(external_id, str) else external_id
+            raise InvalidInputError(
+                "external_id", shown, "must be 2-1224 characters of letters, digits and _+=,.@:/- (sts:ExternalId)"
+            )
         self.duration_seconds = duration_seconds
         self.set_source_identity = set_source_identity
+        self.external_id = external_id
         self._refresh_margin = float(refresh_margin_s)
         self._max_entries = max_entries
         self._failure_backoff = float(failure_backoff_s)
@@ -363,6 +376,8 @@ class TenantCredentialBroker:
         }
         if actor_id is not None and self.set_source_identity:
             params["SourceIdentity"] = actor_id
+        if self.external_id is not None:
+            params["ExternalId"] = self.external_id
         return params
 
     def _assume_role(self, tenant_id: str, actor_id: str | None) -> ScopedCredentials:

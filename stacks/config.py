@@ -317,6 +317,9 @@ class _Parser:
         sup_region = self._str(sup_raw, "region", "supervisor", REGION_PATTERN, "must be an AWS region such as us-east-1")
         sup_agent = (self._agent(sup_raw["agent"], "supervisor.agent", sup_account, sup_region)
                      if sup_raw.get("agent") is not None else None)
+        if sup_raw and sup_raw.get("agent") is None:
+            self.bad("supervisor.agent", None, "is required: the orchestrator hands every conversation to the "
+                                               "supervisor agent first (a bedrock-agent or agentcore-runtime)")
         if kms_key_arn and sup_account and sup_region:
             m = KMS_KEY_ARN_PATTERN.match(kms_key_arn)
             assert m is not None
@@ -359,7 +362,7 @@ class _Parser:
             self._unknown_keys(w, path, {"name", "account", "region", "agent", "allowed_tenants", "external_id",
                                          "tvm_principal_arn"})
             name = self._str(w, "name", path, WORKER_NAME_PATTERN,
-                             "1-24 lowercase letters, digits and '-', starting with a letter")
+                             "1-24 lowercase letters, digits and single '-' between them, starting with a letter")
             if name is not None:
                 if name in names:
                     self.bad(f"{path}.name", name, "duplicate worker name; names must be unique")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Environment, Stack
+from aws_cdk import CfnOutput, Duration, Environment, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from constructs_lib import (
@@ -88,8 +89,8 @@ class SupervisorAccountStack(Stack):
             orchestrator_role=self.orchestrator_role,
             summarizer_role=self.summarizer_role,
             encryption_key=self.key,
-            supervisor_agent=_agent_target(config.supervisor.agent) if config.supervisor.agent else None,
-            workers=[_worker_target(config, w, self.partition) for w in config.workers],
+            supervisor_agent=_agent_target(config.supervisor.agent),
+            workers=[_worker_target(config, w, self._literal_partition()) for w in config.workers],
             api=JwtApiOptions(jwt_issuer=config.api.jwt_issuer, jwt_audience=list(config.api.jwt_audience),
                               tenant_claim=config.api.tenant_claim) if config.api else None,
             embedding_model_id=mem.embedding_model_id,
@@ -112,6 +113,12 @@ class SupervisorAccountStack(Stack):
             CfnOutput(self, "ApiUrl", value=self.orchestration.api.url)
         enforce_cloudformation_limits(self)
 
+    def _literal_partition(self) -> str:
+        """The partition as text: the worker directory is a file written at synth, where tokens cannot resolve."""
+        if not Token.is_unresolved(self.partition):
+            return self.partition
+        return str(RegionInfo.get(self.config.supervisor.region).partition or "aws")
+
     def _lambda_role(self, id: str, name: str, description: str) -> iam.Role:
         role = iam.Role(self, id, role_name=name, description=description,
                         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
@@ -119,7 +126,8 @@ class SupervisorAccountStack(Stack):
         return role
 
 
-def _agent_target(agent: AgentRef) -> AgentTarget:
+def _agent_target(agent: AgentRef | None) -> AgentTarget:
+    assert agent is not None, "MeshConfig requires supervisor.agent"
     if agent.kind == "agentcore-runtime":
         return AgentTarget.agentcore_runtime(runtime_arn=str(agent.runtime_arn))
     return AgentTarget.bedrock_agent(agent_id=str(agent.agent_id), alias_id=str(agent.alias_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -23,11 +24,17 @@ def test_all_four_nag_packs_ran_and_found_nothing_unacknowledged(sample_mesh):
         assert pack["violations"] == [], (name, pack["violations"])
 
 
+# Wildcard findings that are acknowledged, each for its documented reason: aws-cdk-lib's Memory execution role
+# (kms:ReEncrypt*), X-Ray (no resource-level permissions: Resource::*) and the tenant-prefixed indexes that
+# onboarding, forget and retention must reach for tenants onboarded at run time.
+DOCUMENTED_WILDCARD_FINDINGS = re.compile(r"(\[Action::kms:ReEncrypt\*\]|\[Resource::\*\]|/index/tenant-\*\])$")
+
+
 def test_every_acknowledgment_names_one_finding_and_a_reason(sample_mesh):
     for pack in sample_mesh.validation_report["pluginReports"]:
         for suppressed in pack.get("suppressedViolations", []):
-            assert "::" in suppressed["acknowledgedId"] and "*]" not in suppressed["acknowledgedId"].replace(
-                "ReEncrypt*]", "")
+            finding = suppressed["acknowledgedId"]
+            assert "::" in finding and ("*]" not in finding or DOCUMENTED_WILDCARD_FINDINGS.search(finding)), finding
             assert len(suppressed["reason"]) >= 40, suppressed
 
 
@@ -46,9 +53,9 @@ def test_cfn_lint_finds_nothing(sample_mesh, stack_name):
 
 
 def test_no_identity_policy_uses_a_star_resource_except_documented_cases(sample_mesh):
-    # Actions without resource-level support that may need "*": none are used so far. Key policies use "*" to
-    # mean "this key" and are not identity policies.
-    allowed_star_actions: set[str] = set()
+    # Actions without resource-level support that need "*": X-Ray's (active tracing of the Lambdas). Key policies
+    # use "*" to mean "this key" and are not identity policies.
+    allowed_star_actions = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
     for template in sample_mesh.templates.values():
         for res in template["Resources"].values():
             if res["Type"] != "AWS::IAM::Policy":

@@ -152,6 +152,29 @@ def test_source_identity_can_be_turned_off(make_broker):
     assert body["Tags.member.2.Value"] == "x"
 
 
+def test_external_id_is_sent_on_every_assume_role(make_broker, clock):
+    broker, sts = make_broker(external_id="mesh:billing", duration_seconds=900, refresh_margin_s=120)
+    broker.credentials("acme", ACTOR)
+    clock.advance(900)
+    broker.credentials("acme", ACTOR)
+    assert [body["ExternalId"] for body in sts.calls] == ["mesh:billing", "mesh:billing"]
+    assert sts.calls[0]["SourceIdentity"] == ACTOR
+
+
+def test_no_external_id_by_default(make_broker):
+    broker, sts = make_broker()
+    broker.credentials("acme")
+    assert "ExternalId" not in sts.calls[0]
+
+
+@pytest.mark.parametrize("external_id", ["q", "has space", "a" * 1225, 42])
+def test_invalid_external_id_is_rejected_without_echoing_it(aws, external_id):
+    with pytest.raises(InvalidInputError, match=r"external_id=.* is invalid: must be 2-1224 characters") as info:
+        TenantCredentialBroker(ROLE_ARN, region=REGION, external_id=external_id)
+    if isinstance(external_id, str) and len(external_id) > 1:
+        assert external_id not in str(info.value)
+
+
 def test_role_session_name_fits_sts_for_the_longest_ids():
     tenant = "t" * 40
     name = role_session_name(tenant, ACTOR)

@@ -73,7 +73,11 @@ def test_every_bad_field_is_listed_with_its_value_and_rule():
         (lambda r: r["workers"][0].update(region="mars-1"),
          "workers[0].region='mars-1': must be an AWS region such as us-east-1"),
         (lambda r: r["workers"][0].update(name="Billing_Team"),
-         "workers[0].name='Billing_Team': 1-24 lowercase letters, digits and '-', starting with a letter"),
+         "workers[0].name='Billing_Team': 1-24 lowercase letters, digits and single '-' between them, starting with "
+         "a letter"),
+        (lambda r: r["workers"][0].update(name="billing-"),
+         "workers[0].name='billing-': 1-24 lowercase letters, digits and single '-' between them, starting with a "
+         "letter"),
         (lambda r: r["workers"][0].update(allowed_tenants=[]),
          "workers[0].allowed_tenants=[]: must be a non-empty list of tenant ids"),
         (lambda r: r["workers"][0].update(allowed_tenants=["ac*"]),

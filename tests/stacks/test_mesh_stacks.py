@@ -160,3 +160,111 @@ def test_template_size_check_message():
     assert check_template_sizes({"a": 10, "b": 1_000_001}) == [
         "b: template is 1000001 bytes; CloudFormation allows 1000000. Declare fewer tenants and onboard the rest at "
         "run time (docs/deploy.md#tenants)"]
+
+
+# ---- the orchestration (MemoryOrchestrator) in the supervisor stack ------------------------------------------------
+
+
+def _functions(template):
+    return {f["Properties"]["Handler"].split(".")[2]: f["Properties"]
+            for f in resources(template, "AWS::Lambda::Function").values()}
+
+
+def test_supervisor_runs_the_five_functions_on_the_roles_workers_and_the_tvm_trust(sample_mesh):
+    t = sample_mesh.template(SUP)
+    functions = _functions(t)
+    assert sorted(functions) == ["forget", "onboarding", "orchestrator", "retention", "summarizer"]
+    assert functions["orchestrator"]["Role"] == {"Fn::GetAtt": [_logical_id(t, "memory-mesh-orchestrator"), "Arn"]}
+    assert functions["summarizer"]["Role"] == {"Fn::GetAtt": [_logical_id(t, "memory-mesh-summarizer"), "Arn"]}
+    key = {"Fn::GetAtt": [next(iter(resources(t, "AWS::KMS::Key"))), "Arn"]}
+    for fn in functions.values():
+        assert fn["KmsKeyArn"] == key
+        assert (fn["Runtime"], fn["Architectures"]) == ("python3.12", ["arm64"])
+        assert fn["TracingConfig"] == {"Mode": "Active"}
+    env = functions["orchestrator"]["Environment"]["Variables"]
+    assert env["MESH_TVM_ROLE_ARN"] == {"Fn::GetAtt": [_logical_id(t, "memory-mesh-tvm"), "Arn"]}
+    assert env["MESH_SUPERVISOR_AGENT"] == '{"type":"bedrock-agent","agent_id":"SUPERVISOR","alias_id":"LIVEALIAS1"}'
+    assert (env["MESH_TENANT_CLAIM"], env["MESH_SUMMARY_MODEL_ID"], env["MESH_RETENTION_DAYS"]) == (
+        "custom:tenant_id", "amazon.nova-lite-v1:0", "90")
+
+
+def test_supervisor_orchestrator_role_invokes_only_the_configured_supervisor_agent_and_models(sample_mesh):
+    t = sample_mesh.template(SUP)
+    stmts = _policy_of(t, _logical_id(t, "memory-mesh-orchestrator"))
+    assert find_statement(stmts, "bedrock:InvokeAgent")["Resource"] == (
+        "arn:aws:bedrock:us-east-1:111111111111:agent-alias/SUPERVISOR/LIVEALIAS1")
+    assert find_statement(stmts, "bedrock:InvokeModel")["Resource"] == (
+        "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0")
+    summarizer = _policy_of(t, _logical_id(t, "memory-mesh-summarizer"))
+    models = sorted(r for s in summarizer if s["Action"] == "bedrock:InvokeModel" for r in as_list(s["Resource"]))
+    assert models == ["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
+                      "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"]
+
+
+def test_supervisor_api_uses_the_configured_issuer_and_audience(sample_mesh):
+    t = sample_mesh.template(SUP)
+    (authorizer,) = resources(t, "AWS::ApiGatewayV2::Authorizer").values()
+    assert authorizer["Properties"]["JwtConfiguration"] == {
+        "Issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE01",
+        "Audience": ["example-app-client-id"]}
+    routes = sorted(r["Properties"]["RouteKey"] for r in resources(t, "AWS::ApiGatewayV2::Route").values())
+    assert routes == ["DELETE /memories", "GET /memories", "POST /sessions/{session_id}/end",
+                      "POST /sessions/{session_id}/messages"]
+    assert {"ApiUrl", "OrchestratorFunctionArn", "OnboardingFunctionArn", "ForgetFunctionArn", "SummaryQueueUrl",
+            "AlarmTopicArn"} <= set(t["Outputs"])
+    assert not resources(t, "AWS::SNS::Subscription")  # the sample config names no alarm e-mail
+
+
+def test_operations_config_sets_the_alarm_email_and_schedule_and_no_api_config_means_no_api():
+    import copy
+
+    from stacks.mesh import sample_config_dict
+    from tests.conftest import synth_mesh
+
+    raw = copy.deepcopy(sample_config_dict())
+    raw["operations"] = {"alarm_email": "oncall@example.com", "retention_schedule": "rate(12 hours)"}
+    del raw["api"]
+    t = synth_mesh(raw, nag=False).template(SUP)
+    (subscription,) = resources(t, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Endpoint"] == "oncall@example.com"
+    (schedule,) = resources(t, "AWS::Scheduler::Schedule").values()
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(12 hours)"
+    assert not [r for r in t["Resources"].values() if r["Type"].startswith("AWS::ApiGatewayV2::")]
+    assert "ApiUrl" not in t["Outputs"]
+
+
+def test_supervisor_agent_is_required_because_the_orchestrator_invokes_it():
+    import copy
+
+    import pytest
+
+    from stacks.config import ConfigError, MeshConfig
+    from stacks.mesh import sample_config_dict
+
+    raw = copy.deepcopy(sample_config_dict())
+    del raw["supervisor"]["agent"]
+    with pytest.raises(ConfigError) as err:
+        MeshConfig.from_dict(raw)
+    assert err.value.problems == [
+        "supervisor.agent=None: is required: the orchestrator hands every conversation to the supervisor agent first "
+        "(a bedrock-agent or agentcore-runtime)"]
+
+
+def test_operations_config_messages():
+    import copy
+
+    import pytest
+
+    from stacks.config import ConfigError, MeshConfig
+    from stacks.mesh import sample_config_dict
+
+    raw = copy.deepcopy(sample_config_dict())
+    raw["operations"] = {"alarm_email": "nobody", "retention_schedule": "daily", "pager": "x"}
+    with pytest.raises(ConfigError) as err:
+        MeshConfig.from_dict(raw)
+    assert err.value.problems == [
+        "operations.pager='x': unknown field; allowed: alarm_email, retention_schedule",
+        "operations.alarm_email='nobody': an e-mail address",
+        "operations.retention_schedule='daily': an EventBridge Scheduler expression such as 'cron(15 3 * * ? *)' or "
+        "'rate(1 day)'",
+    ]

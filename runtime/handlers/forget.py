@@ -1,0 +1,154 @@
+"""Forget-me Lambda: ``DELETE /memories`` (JWT) and direct invoke ``{"tenant_id", "actor_id"}``.
+
+Deletes every record of one actor in both backends — the vectors in the tenant's S3 Vectors index and
+the AgentCore Memory long-term records and events — and answers what it deleted per backend. Idempotent:
+a second call deletes 0. On the API the actor is always the caller (derived from the verified token).
+
+Runs on the function's own role, not the TVM: AgentCore deletes records by id and
+``BatchDeleteMemoryRecords`` takes no actor or namespace condition key, so a delete permission on the
+(tenant-tagged) TVM role would let every tenant session erase other tenants' records. The erasure role is
+separate, reachable only through this handler, and the handler passes it validated ids only.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from runtime.errors import InvalidInputError, MemoryMeshError, NotFoundError, UpstreamError
+from runtime.handlers import _observability as obs
+from runtime.handlers._http import (
+    check_fields,
+    error_body,
+    handle_errors,
+    match_route,
+    parse_request,
+    public,
+    request_identity,
+    respond,
+)
+from runtime.identity import Identity
+from runtime.settings import MemorySettings
+
+__all__ = ["BACKENDS", "ROUTES", "handler", "reset"]
+
+ROUTES = ("DELETE /memories",)
+#: The backends, in the order they are erased.
+BACKENDS = ("s3vectors", "agentcore")
+DEFAULT_TENANT_CLAIM = "custom:tenant_id"
+
+
+class _OwnRoleClients:
+    """Stands in for the credential broker: every tenant and actor gets the function's own client."""
+
+    def __init__(self, region: str) -> None:
+        self._region = region
+
+    def client(self, service_name: str, tenant_id: str, actor_id: str | None = None) -> Any:
+        return _own_client(service_name, self._region)
+
+
+class _Dimension:
+    """The only part of an embedder the store needs when it only lists and deletes: its dimension."""
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+
+
+@handle_errors
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    """Forget the actor; answer ``{tenant_id, actor_id, deleted: {s3vectors, agentcore}}`` (plus ``statusCode``)."""
+    request = parse_request(event)
+    if request.api and match_route(request, ROUTES) is None:
+        raise NotFoundError("no such route: this function serves DELETE /memories")
+    check_fields(request.body, ("tenant_id", "actor_id"), where="body" if request.api else "payload")
+    settings = _settings()
+    tenant_claim = os.environ.get("MESH_TENANT_CLAIM") or DEFAULT_TENANT_CLAIM
+    identity = request_identity(request, tenant_claim=tenant_claim, index_prefix=settings.index_prefix)
+
+    deleted: dict[str, int] = {}
+    failed: dict[str, MemoryMeshError] = {}
+    for name in BACKENDS:
+        try:
+            deleted[name] = _erase(name, identity, settings)
+        except MemoryMeshError as error:
+            failed[name] = error
+            obs.count("Errors")
+            obs.log("error", "forget failed in one backend", backend=name, code=error.code,
+                    tenant_id=identity.tenant_id, actor=identity.actor_id)
+    obs.count("ActorsForgotten" if not failed else "ForgetIncomplete")
+    obs.log("info", "forget done", tenant_id=identity.tenant_id, actor=identity.actor_id,
+            deleted=sum(deleted.values()), backends_failed=sorted(failed) or None)
+    body: dict[str, Any] = {"tenant_id": identity.tenant_id, "actor_id": identity.actor_id, "deleted": deleted}
+    if failed:
+        # What was deleted stays deleted; a retry finishes the rest (every step is idempotent).
+        error = public(UpstreamError(
+            f"forgetting failed in {', '.join(sorted(failed))}; the other deletions are done, retry the request"
+        ))
+        body = {"error": error_body(error), "failed": sorted(failed), **body}
+        return respond(error.status, body, api=request.api)
+    return respond(200, body, api=request.api)
+
+
+def reset() -> None:
+    """Forget the container's stores and clients (tests; a changed configuration also rebuilds the stores)."""
+    _vector_store.cache_clear()
+    _agentcore.cache_clear()
+    _own_client.cache_clear()
+
+
+def _erase(backend: str, identity: Identity, settings: MemorySettings) -> int:
+    if backend == "s3vectors":
+        try:
+            return _vector_store(settings).delete_actor(identity.tenant_id, identity.actor_id).deleted
+        except NotFoundError:
+            # The tenant has no index (never onboarded, or removed): nothing of the actor is stored there.
+            return 0
+    return _agentcore(settings).delete_actor(identity.tenant_id, identity.actor_id).deleted
+
+
+def _settings() -> MemorySettings:
+    try:
+        return MemorySettings.from_env()
+    except InvalidInputError as error:
+        # The function's own configuration, not the request, is wrong: a 500 that names only the variable.
+        obs.log("error", "function configuration is invalid", step="settings", code=error.field)
+        raise MemoryMeshError(f"function configuration is invalid: {error.field}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _vector_store(settings: MemorySettings) -> Any:
+    from runtime.stores.s3vectors import S3VectorsMemoryStore
+
+    return S3VectorsMemoryStore(
+        _OwnRoleClients(settings.region),
+        bucket_name=settings.vector_bucket_name,
+        index_prefix=settings.index_prefix,
+        embedder=_Dimension(settings.embedding_dimension),
+        content_max_bytes=settings.content_max_bytes,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _agentcore(settings: MemorySettings) -> Any:
+    from runtime.stores.agentcore import AgentCoreMemoryBackend
+
+    clients = _OwnRoleClients(settings.region)
+    return AgentCoreMemoryBackend(
+        lambda tenant_id, actor_id: clients.client("bedrock-agentcore", tenant_id, actor_id),
+        memory_id=settings.memory_id,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _own_client(service_name: str, region: str) -> Any:
+    """A client on the function's own role, reused across invocations."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service_name,
+        region_name=region,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=20),
+    )
