@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: synth test test-live bench bench-synth bench-runtime deps clean
+.PHONY: synth test test-live bench bench-synth bench-runtime bench-lambda deps clean
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -40,7 +40,7 @@ test: $(VENV)/.installed
 
 ## Opt-in tests against a real AWS account (skip cleanly without credentials).
 test-live: $(VENV)/.installed
-	$(PY) -m pytest -m live --run-live
+	$(PY) -m pytest tests/live -m live --run-live
 
 bench-synth: $(VENV)/.installed
 	$(PY) benchmarks/synth_scale.py
@@ -48,7 +48,10 @@ bench-synth: $(VENV)/.installed
 bench-runtime: $(VENV)/.installed
 	$(PY) benchmarks/runtime_hot_path.py
 
-bench: bench-synth bench-runtime
+bench-lambda: $(VENV)/.installed
+	$(PY) benchmarks/lambda_cold_start.py
+
+bench: bench-synth bench-runtime bench-lambda
 
 clean:
 	rm -rf cdk.out .pytest_cache
