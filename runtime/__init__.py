@@ -66,6 +66,7 @@ __all__ = [
     "MemorySettings",
     "NotFoundError",
     "RetrievalResult",
+    "render_memory_block",
     "S3VectorsMemoryStore",
     "SUMMARY_JOB_VERSION",
     "ScopedCredentials",

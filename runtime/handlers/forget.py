@@ -16,8 +16,9 @@ import functools
 import os
 from typing import Any
 
-from runtime.errors import InvalidInputError, MemoryMeshError, NotFoundError, UpstreamError
+from runtime.errors import MemoryMeshError, NotFoundError, UpstreamError
 from runtime.handlers import _observability as obs
+from runtime.handlers._common import OwnRoleClients, admin_vector_store, load_settings, own_client
 from runtime.handlers._http import (
     check_fields,
     error_body,
@@ -39,23 +40,6 @@ BACKENDS = ("s3vectors", "agentcore")
 DEFAULT_TENANT_CLAIM = "custom:tenant_id"
 
 
-class _OwnRoleClients:
-    """Stands in for the credential broker: every tenant and actor gets the function's own client."""
-
-    def __init__(self, region: str) -> None:
-        self._region = region
-
-    def client(self, service_name: str, tenant_id: str, actor_id: str | None = None) -> Any:
-        return _own_client(service_name, self._region)
-
-
-class _Dimension:
-    """The only part of an embedder the store needs when it only lists and deletes: its dimension."""
-
-    def __init__(self, dimension: int) -> None:
-        self.dimension = dimension
-
-
 @handle_errors
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """Forget the actor; answer ``{tenant_id, actor_id, deleted: {s3vectors, agentcore}}`` (plus ``statusCode``)."""
@@ -63,7 +47,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     if request.api and match_route(request, ROUTES) is None:
         raise NotFoundError("no such route: this function serves DELETE /memories")
     check_fields(request.body, ("tenant_id", "actor_id"), where="body" if request.api else "payload")
-    settings = _settings()
+    settings = load_settings()
     tenant_claim = os.environ.get("MESH_TENANT_CLAIM") or DEFAULT_TENANT_CLAIM
     identity = request_identity(request, tenant_claim=tenant_claim, index_prefix=settings.index_prefix)
 
@@ -95,7 +79,7 @@ def reset() -> None:
     """Forget the container's stores and clients (tests; a changed configuration also rebuilds the stores)."""
     _vector_store.cache_clear()
     _agentcore.cache_clear()
-    _own_client.cache_clear()
+    own_client.cache_clear()
 
 
 def _erase(backend: str, identity: Identity, settings: MemorySettings) -> int:
@@ -108,47 +92,19 @@ def _erase(backend: str, identity: Identity, settings: MemorySettings) -> int:
     return _agentcore(settings).delete_actor(identity.tenant_id, identity.actor_id).deleted
 
 
-def _settings() -> MemorySettings:
-    try:
-        return MemorySettings.from_env()
-    except InvalidInputError as error:
-        # The function's own configuration, not the request, is wrong: a 500 that names only the variable.
-        obs.log("error", "function configuration is invalid", step="settings", code=error.field)
-        raise MemoryMeshError(f"function configuration is invalid: {error.field}") from None
-
-
 @functools.lru_cache(maxsize=1)
 def _vector_store(settings: MemorySettings) -> Any:
-    from runtime.stores.s3vectors import S3VectorsMemoryStore
-
-    return S3VectorsMemoryStore(
-        _OwnRoleClients(settings.region),
-        bucket_name=settings.vector_bucket_name,
-        index_prefix=settings.index_prefix,
-        embedder=_Dimension(settings.embedding_dimension),
-        content_max_bytes=settings.content_max_bytes,
-    )
+    return admin_vector_store(settings, clients=OwnRoleClients(settings.region))
 
 
 @functools.lru_cache(maxsize=1)
 def _agentcore(settings: MemorySettings) -> Any:
     from runtime.stores.agentcore import AgentCoreMemoryBackend
 
-    clients = _OwnRoleClients(settings.region)
+    clients = OwnRoleClients(settings.region)
     return AgentCoreMemoryBackend(
         lambda tenant_id, actor_id: clients.client("bedrock-agentcore", tenant_id, actor_id),
         memory_id=settings.memory_id,
     )
 
 
-@functools.lru_cache(maxsize=8)
-def _own_client(service_name: str, region: str) -> Any:
-    """A client on the function's own role, reused across invocations."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        service_name,
-        region_name=region,
-        config=Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=20),
-    )

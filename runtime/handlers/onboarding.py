@@ -8,7 +8,6 @@ function's own role, which may manage ``<prefix>*`` indexes of the one vector bu
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from typing import Any
 
 from runtime.errors import InvalidInputError, MemoryMeshError, UpstreamError
 from runtime.handlers import _observability as obs
+from runtime.handlers._common import admin_vector_store, load_settings, own_client
 from runtime.handlers._http import as_upstream, check_fields, handle_errors, parse_request, respond
 from runtime.identity import validate_tenant_id
 from runtime.settings import MemorySettings
@@ -35,13 +35,6 @@ class IndexConflictError(MemoryMeshError):
     code = "IndexConflict"
 
 
-class _Dimension:
-    """The only part of an embedder the store needs to create an index: its dimension."""
-
-    def __init__(self, dimension: int) -> None:
-        self.dimension = dimension
-
-
 @handle_errors
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """Create ``<prefix><tenant_id>``; answer ``{statusCode, tenant_id, index_name, created}``."""
@@ -51,11 +44,11 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
             "event", "<HTTP API event>", "tenant onboarding is invoked directly with {\"tenant_id\": ...}"
         )
     check_fields(request.body, ("tenant_id",), where="payload")
-    settings = _settings()
+    settings = load_settings()
     tenant_id = validate_tenant_id(request.body.get("tenant_id"), index_prefix=settings.index_prefix)
     index_name = settings.index_name(tenant_id)
-    client = _own_client(settings.region)
-    store = _store(settings)
+    client = own_client("s3vectors", settings.region)
+    store = admin_vector_store(settings)
     created = store.create_tenant_index(
         tenant_id, client=client, distance_metric=settings.distance_metric, kms_key_arn=_kms_key_arn()
     )
@@ -72,7 +65,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
 
 def reset() -> None:
     """Forget the container's client (tests)."""
-    _own_client.cache_clear()
+    own_client.cache_clear()
 
 
 def _check_existing(client: Any, settings: MemorySettings, index_name: str) -> None:
@@ -111,36 +104,3 @@ def _kms_key_arn() -> str | None:
     return value
 
 
-def _settings() -> MemorySettings:
-    try:
-        return MemorySettings.from_env()
-    except InvalidInputError as error:
-        # The function's own configuration, not the request, is wrong: a 500 that names only the variable.
-        obs.log("error", "function configuration is invalid", step="settings", code=error.field)
-        raise MemoryMeshError(f"function configuration is invalid: {error.field}") from None
-
-
-def _store(settings: MemorySettings) -> Any:
-    from runtime.stores.s3vectors import S3VectorsMemoryStore
-
-    # No broker: index management goes through the client passed to create_tenant_index.
-    return S3VectorsMemoryStore(
-        None,
-        bucket_name=settings.vector_bucket_name,
-        index_prefix=settings.index_prefix,
-        embedder=_Dimension(settings.embedding_dimension),
-        content_max_bytes=settings.content_max_bytes,
-    )
-
-
-@functools.lru_cache(maxsize=4)
-def _own_client(region: str) -> Any:
-    """An S3 Vectors client on the function's own role, reused across invocations."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3vectors",
-        region_name=region,
-        config=Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=20),
-    )

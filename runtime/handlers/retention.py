@@ -9,7 +9,6 @@ retries it and the Errors alarm fires) after every other index was swept.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 from runtime.errors import InvalidInputError, MemoryMeshError, UpstreamError
 from runtime.handlers import _observability as obs
+from runtime.handlers._common import admin_vector_store, load_settings, own_client, remaining_ms
 from runtime.identity import validate_tenant_id
 from runtime.settings import MemorySettings
 
@@ -64,13 +64,6 @@ class SweepReport:
         }
 
 
-class _Dimension:
-    """The only part of an embedder the store needs when it only lists and deletes: its dimension."""
-
-    def __init__(self, dimension: int) -> None:
-        self.dimension = dimension
-
-
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """Sweep every tenant index; answer the report, or raise after the sweep if any index failed."""
     obs.begin(context, handler="retention")
@@ -93,17 +86,17 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
 
 def reset() -> None:
     """Forget the container's client (tests)."""
-    _own_client.cache_clear()
+    own_client.cache_clear()
 
 
 def _sweep(event: Any, context: Any, *, now: float) -> SweepReport:
-    settings = _settings()
+    settings = load_settings()
     cutoff = int(now) - settings.retention_days * _DAY_S
     report = SweepReport(cutoff=cutoff, retention_days=settings.retention_days)
-    client = _own_client(settings.region)
+    client = own_client("s3vectors", settings.region)
     names = _index_names(client, settings)
     report.indexes_total = len(names)
-    store = _store(settings)
+    store = admin_vector_store(settings)
     ordered = _rotated(names, _run_seed(event, now))
     slowest_ms = 0.0
     for position, name in enumerate(ordered):
@@ -172,51 +165,7 @@ def _rotated(names: list[str], seed: str) -> list[str]:
 
 
 def _time_for_another(context: Any, slowest_ms: float) -> bool:
-    remaining = _remaining_ms(context)
+    remaining = remaining_ms(context)
     return remaining is None or remaining >= max(INDEX_RESERVE_MS, slowest_ms + _SAFETY_MS)
 
 
-def _remaining_ms(context: Any) -> float | None:
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if not callable(remaining):
-        return None
-    try:
-        value = remaining()
-    except Exception:
-        return None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _settings() -> MemorySettings:
-    try:
-        return MemorySettings.from_env()
-    except InvalidInputError as error:
-        obs.count("Errors")
-        obs.log("error", "function configuration is invalid", step="settings", code=error.field)
-        raise MemoryMeshError(f"function configuration is invalid: {error.field}") from None
-
-
-def _store(settings: MemorySettings) -> Any:
-    from runtime.stores.s3vectors import S3VectorsMemoryStore
-
-    # No broker: every call goes through the client passed to delete_older_than.
-    return S3VectorsMemoryStore(
-        None,
-        bucket_name=settings.vector_bucket_name,
-        index_prefix=settings.index_prefix,
-        embedder=_Dimension(settings.embedding_dimension),
-        content_max_bytes=settings.content_max_bytes,
-    )
-
-
-@functools.lru_cache(maxsize=4)
-def _own_client(region: str) -> Any:
-    """An S3 Vectors client on the function's own role, reused across invocations."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3vectors",
-        region_name=region,
-        config=Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=30),
-    )

@@ -17,6 +17,7 @@ from typing import Any
 
 from runtime.errors import InvalidInputError, MemoryMeshError
 from runtime.handlers import _observability as obs
+from runtime.handlers._common import load_settings, remaining_ms
 from runtime.settings import MemorySettings
 from runtime.summarizer import SummaryJob, parse_summary_job, summarize_session
 
@@ -86,7 +87,7 @@ def _handle(event: Any, context: Any) -> dict[str, list[dict[str, str]]]:
         started = time.monotonic()
         if services is None:
             try:
-                services = _services(_settings())
+                services = _services(load_settings())
             except Exception as error:
                 # Configuration or client set-up failed: nothing in this batch can succeed now.
                 _log_failure("set-up", error)
@@ -182,28 +183,8 @@ def _is_fifo(record: Mapping[str, Any]) -> bool:
 
 
 def _time_for_another(context: Any, slowest_ms: float) -> bool:
-    remaining = _remaining_ms(context)
+    remaining = remaining_ms(context)
     return remaining is None or remaining >= max(MIN_RECORD_RESERVE_MS, slowest_ms + _SAFETY_MS)
-
-
-def _remaining_ms(context: Any) -> float | None:
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if not callable(remaining):
-        return None
-    try:
-        value = remaining()
-    except Exception:
-        return None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _settings() -> MemorySettings:
-    try:
-        return MemorySettings.from_env()
-    except InvalidInputError as error:
-        # The function's own configuration, not the message, is wrong: name the variable, not its value.
-        obs.log("error", "function configuration is invalid", step="settings", code=error.field)
-        raise MemoryMeshError(f"function configuration is invalid: {error.field}") from None
 
 
 @functools.lru_cache(maxsize=1)
