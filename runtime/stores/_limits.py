@@ -372,3 +372,42 @@ def similarity_from_distance(distance: float | None, metric: str) -> float | Non
     if metric == "euclidean":
         return 1.0 / (1.0 + float(distance))
     return 1.0 - float(distance)
+
+
+class DraftWriter:
+    """The write API both vector stores share; a store implements ``_write(identity, prepared)``.
+
+    Expects ``_embedder``, ``dimension``, ``content_max_bytes``, ``_clock`` and ``index_prefix`` on the store.
+    """
+
+    def put_memory(self, identity: Identity, content: str, *, kind: str, agent: str | None = None,
+                   session_id: str | None = None, key: str | None = None) -> str:
+        """Store one memory for the identity's actor and return its key."""
+        draft = MemoryDraft(content=content, kind=kind, agent=agent, session_id=session_id, key=key)
+        return self.put_memories(identity, [draft])[0]
+
+    def put_summary(self, identity: Identity, *, agent: str, session_id: str, content: str) -> str:
+        """Store a session summary under its deterministic key, so a retry overwrites it."""
+        key = summary_key(identity.tenant_id, identity.actor_id, agent, session_id)
+        draft = MemoryDraft(content=content, kind="summary", agent=agent, session_id=session_id)
+        return self._put(identity, [draft], keys=[key])[0]
+
+    def put_memories(self, identity: Identity, memories: Sequence[MemoryDraft]) -> list[str]:
+        """Store many memories; the whole batch is validated (and embedded) before anything is written."""
+        return self._put(identity, memories, keys=None)
+
+    def _put(self, identity: Identity, drafts: Sequence[MemoryDraft], *, keys: Sequence[str] | None) -> list[str]:
+        prepared = prepare_vectors(
+            identity,
+            drafts,
+            embedder=self._embedder,  # type: ignore[attr-defined]
+            dimension=self.dimension,  # type: ignore[attr-defined]
+            content_max_bytes=self.content_max_bytes,  # type: ignore[attr-defined]
+            clock=self._clock,  # type: ignore[attr-defined]
+            index_prefix=self.index_prefix,  # type: ignore[attr-defined]
+            keys=keys,
+        )
+        return self._write(identity, prepared)
+
+    def _write(self, identity: Identity, prepared: list[Any]) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from runtime.identity import Identity, validate_actor_id, validate_index_prefix, validate_tenant_id
 from runtime.records import MEMORY_KINDS, DeleteReport, MemoryQuery, MemoryRecord
 from runtime.stores._limits import (
+    DraftWriter,
     DEFAULT_CONTENT_MAX_BYTES,
-    MemoryDraft,
     PreparedVector,
     ValidQuery,
     check_vector,
     last_per_key,
-    prepare_vectors,
     record_from_metadata,
-    summary_key,
     validate_content_max_bytes,
     validate_dimension,
     validate_epoch,
@@ -125,7 +123,7 @@ class _TenantTable:
         return mask
 
 
-class LocalMemoryStore:
+class LocalMemoryStore(DraftWriter):
     """In-process, thread-safe memory store (a :class:`runtime.records.MemoryBackend` named "local")."""
 
     name = "local"
@@ -160,41 +158,7 @@ class LocalMemoryStore:
 
     # -- writes ------------------------------------------------------------------------------------
 
-    def put_memory(
-        self,
-        identity: Identity,
-        content: str,
-        *,
-        kind: str,
-        agent: str | None = None,
-        session_id: str | None = None,
-        key: str | None = None,
-    ) -> str:
-        """Store one memory for the identity's actor and return its key."""
-        draft = MemoryDraft(content=content, kind=kind, agent=agent, session_id=session_id, key=key)
-        return self.put_memories(identity, [draft])[0]
-
-    def put_summary(self, identity: Identity, *, agent: str, session_id: str, content: str) -> str:
-        """Store a session summary under its deterministic key, so a retry overwrites it."""
-        key = summary_key(identity.tenant_id, identity.actor_id, agent, session_id)
-        draft = MemoryDraft(content=content, kind="summary", agent=agent, session_id=session_id)
-        return self._put(identity, [draft], keys=[key])[0]
-
-    def put_memories(self, identity: Identity, memories: Sequence[MemoryDraft]) -> list[str]:
-        """Store many memories; the whole batch is validated first, then written under one lock."""
-        return self._put(identity, memories, keys=None)
-
-    def _put(self, identity: Identity, drafts: Sequence[MemoryDraft], *, keys: Sequence[str] | None) -> list[str]:
-        prepared = prepare_vectors(
-            identity,
-            drafts,
-            embedder=self._embedder,
-            dimension=self.dimension,
-            content_max_bytes=self.content_max_bytes,
-            clock=self._clock,
-            index_prefix=self.index_prefix,
-            keys=keys,
-        )
+    def _write(self, identity: Identity, prepared: list[Any]) -> list[str]:
         unique = last_per_key(prepared)
         table = self._table(identity.tenant_id, create=True)
         np = table.np

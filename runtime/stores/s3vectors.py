@@ -34,16 +34,15 @@ from runtime.errors import (
 from runtime.identity import Identity, log_ref, validate_actor_id, validate_index_prefix, validate_tenant_id
 from runtime.records import DeleteReport, MemoryQuery, MemoryRecord
 from runtime.stores._limits import (
+    DraftWriter,
     DEFAULT_CONTENT_MAX_BYTES,
     MAX_KEYS_PER_DELETE,
     MAX_LIST_PAGE,
     MAX_VECTORS_PER_PUT,
     NON_FILTERABLE_KEYS,
-    MemoryDraft,
     check_vector,
     last_per_key,
     metadata_matches,
-    prepare_vectors,
     record_from_metadata,
     similarity_from_distance,
     summary_key,
@@ -63,7 +62,7 @@ _THROTTLED = {"TooManyRequestsException", "ThrottlingException", "ServiceUnavail
 _TIMED_OUT = {"RequestTimeoutException", "RequestTimeout"}
 
 
-class S3VectorsMemoryStore:
+class S3VectorsMemoryStore(DraftWriter):
     """Tenant-isolated vector memory on S3 Vectors (a :class:`runtime.records.MemoryBackend` named "s3vectors")."""
 
     name = "s3vectors"
@@ -100,41 +99,7 @@ class S3VectorsMemoryStore:
 
     # -- writes ------------------------------------------------------------------------------------
 
-    def put_memory(
-        self,
-        identity: Identity,
-        content: str,
-        *,
-        kind: str,
-        agent: str | None = None,
-        session_id: str | None = None,
-        key: str | None = None,
-    ) -> str:
-        """Store one memory for the identity's actor and return its vector key."""
-        draft = MemoryDraft(content=content, kind=kind, agent=agent, session_id=session_id, key=key)
-        return self.put_memories(identity, [draft])[0]
-
-    def put_summary(self, identity: Identity, *, agent: str, session_id: str, content: str) -> str:
-        """Store a session summary under its deterministic key, so a retry overwrites it."""
-        key = summary_key(identity.tenant_id, identity.actor_id, agent, session_id)
-        draft = MemoryDraft(content=content, kind="summary", agent=agent, session_id=session_id)
-        return self._put(identity, [draft], keys=[key])[0]
-
-    def put_memories(self, identity: Identity, memories: Sequence[MemoryDraft]) -> list[str]:
-        """Store many memories (PutVectors batches of at most 500); the whole batch is validated first."""
-        return self._put(identity, memories, keys=None)
-
-    def _put(self, identity: Identity, drafts: Sequence[MemoryDraft], *, keys: Sequence[str] | None) -> list[str]:
-        prepared = prepare_vectors(
-            identity,
-            drafts,
-            embedder=self._embedder,
-            dimension=self.dimension,
-            content_max_bytes=self.content_max_bytes,
-            clock=self._clock,
-            index_prefix=self.index_prefix,
-            keys=keys,
-        )
+    def _write(self, identity: Identity, prepared: list[Any]) -> list[str]:
         tenant_id, actor_id = identity.tenant_id, identity.actor_id
         index = self.index_name(tenant_id)
         client = self._client(tenant_id, actor_id)
