@@ -18,6 +18,9 @@ def main() -> int:
     # MESH_SKIP_BUNDLING=1 (make synth's default) synthesizes without running pip: same templates and asset hashes,
     # no network. `cdk deploy` bundles the Lambda code locally (pip, no Docker).
     skip_bundling = os.environ.get("MESH_SKIP_BUNDLING") == "1"
+    if skip_bundling:
+        print("MESH_SKIP_BUNDLING=1: Lambda code not bundled; this cloud assembly is for review, not for deploy",
+              file=sys.stderr)
     app = App(post_cli_context={"aws:cdk:bundling-stacks": []} if skip_bundling else None)
     try:
         config = load_config(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from aws_cdk import CfnResource, Duration, Fn, RemovalPolicy, Token
+from aws_cdk import CfnResource, Duration, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_bedrockagentcore as agentcore
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -15,7 +15,7 @@ from . import perms
 from .encryption import grant_key_via_service
 from .nag import acknowledge, acknowledge_inline_policy
 from .naming import ACTOR_TAG, TENANT_TAG
-from .validation import Problems
+from .validation import Problems, PropsError
 
 #: Long-term memory namespaces (DESIGN.md). The runtime's actor id is "<tenant>:<actor-hash>", so a namespace
 #: condition on "<root><TenantID>:*" confines a tenant session to its own records.
@@ -45,6 +45,14 @@ class _AgentMemoryBase(Construct):
     # ---- grants --------------------------------------------------------------------------------------------
 
     def _grant(self, grantee: iam.IGrantable, actions: Sequence[str], conditions: dict | None = None) -> iam.Grant:
+        account = grantee.grant_principal.principal_account
+        own = Stack.of(self).account
+        if account and not Token.is_unresolved(account) and not Token.is_unresolved(own) and account != own:
+            # An identity policy added here cannot reach another account's role, and a silent no-op grant would
+            # look like access: cross-account callers go through the TokenVendingMachine instead.
+            raise PropsError(f"{type(self).__name__}.grant", [
+                f"grantee account={account!r}: must be this stack's account {own}; give other accounts access "
+                "through TokenVendingMachine.trust(role_arn, tenant_ids=...)"])
         return iam.Grant.add_to_principal(
             grantee=grantee, actions=list(actions), resource_arns=[self.memory_arn], conditions=conditions
         )

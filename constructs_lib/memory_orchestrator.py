@@ -43,7 +43,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from .agent_memory import _AgentMemoryBase
-from .agent_targets import AgentTarget, WorkerTarget, check_workers
+from .agent_targets import BEDROCK_AGENT, AgentTarget, WorkerTarget, check_workers
 from .bedrock_models import check_model_id, grant_invoke_model
 from .encryption import grant_key_via_service
 from .memory_api import MAX_INTEGRATION_TIMEOUT_S, JwtApiOptions, MemoryApi
@@ -280,7 +280,12 @@ class MemoryOrchestrator(Construct):
         store_key = vector_store.encryption_key
         self.onboarding = make("onboarding", self.onboarding_role,
                                {"MESH_KMS_KEY_ARN": store_key.key_arn} if store_key is not None else None)
-        self.forget = make("forget", self.forget_role, {"MESH_TENANT_CLAIM": tenant_claim})
+        # Forget-me also erases the supervisor's own per-user Bedrock Agents memory (the orchestrator gives it a
+        # memoryId; workers get none), so it knows the supervisor agent too.
+        self.forget = make("forget", self.forget_role, {
+            "MESH_TENANT_CLAIM": tenant_claim,
+            "MESH_SUPERVISOR_AGENT": orchestrator_env["MESH_SUPERVISOR_AGENT"],
+        })
         self.retention = make("retention", self.retention_role)
 
         # ---- permissions beyond the TVM -------------------------------------------------------------------
@@ -299,9 +304,14 @@ class MemoryOrchestrator(Construct):
                 resources=[w.role_arn for w in self.workers]))
         self.orchestrator_role.add_to_principal_policy(iam.PolicyStatement(
             sid="SendSummaryJobs", actions=["sqs:SendMessage"], resources=[self.summary_queue.queue_arn]))
-        vector_store.grant_manage_indexes(self.onboarding_role)
+        vector_store.grant_create_indexes(self.onboarding_role)
         vector_store.grant_delete(self.forget_role)
         agent_memory.grant_delete(self.forget_role)
+        if supervisor_agent.kind == BEDROCK_AGENT:
+            self.forget_role.add_to_principal_policy(iam.PolicyStatement(
+                sid="EraseSupervisorAgentMemory", actions=["bedrock:DeleteAgentMemory"],
+                resources=supervisor_agent.invoke_arns(partition=stack.partition, region=stack.region,
+                                                       account=stack.account)))
         vector_store.grant_delete(self.retention_role)
         # The sweeper enumerates the tenant indexes; ListIndexes takes the bucket ARN.
         self.retention_role.add_to_principal_policy(iam.PolicyStatement(
@@ -358,7 +368,8 @@ class MemoryOrchestrator(Construct):
                 "@agent-memory-mesh/imported-key-policy",
                 "encryption_key is imported, so its key policy cannot be changed here: allow "
                 f"logs.{stack.region}.amazonaws.com to use it for the log groups under {prefix}/ "
-                "(kms:EncryptionContext:aws:logs:arn), and cloudwatch.amazonaws.com for the alarm topic")
+                "(kms:EncryptionContext:aws:logs:arn), cloudwatch.amazonaws.com for the alarm topic, and "
+                "sns.amazonaws.com when an alarm email is subscribed")
         self._acknowledge_findings()
 
     # ---- grants --------------------------------------------------------------------------------------------

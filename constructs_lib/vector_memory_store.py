@@ -98,6 +98,12 @@ class _VectorMemoryStoreBase(Resource, IVectorMemoryStore):
             self._index_arns(tenant_ids),
         )
 
+    def grant_create_indexes(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Create and describe tenant indexes at run time (onboarding), never delete them."""
+        self._grant_key(grantee)
+        return self._grant(grantee, ("s3vectors:CreateIndex", "s3vectors:GetIndex"),
+                           [self.index_arn(f"{self.index_prefix}*")])
+
     def grant_manage_indexes(self, grantee: iam.IGrantable) -> iam.Grant:
         """Create, describe and delete tenant indexes at run time (onboarding); list indexes on the bucket."""
         self._grant_key(grantee)

@@ -45,6 +45,12 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SCHEDULE_PATTERN = re.compile(r"^(cron\((\S+ ){5}\S+\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\))$")
 
 DISTANCE_METRICS = ("cosine", "euclidean")
+#: Embedding models the runtime supports and the output sizes each accepts (runtime.embeddings.MODEL_DIMENSIONS).
+EMBEDDING_MODEL_DIMENSIONS = {
+    "amazon.titan-embed-text-v2:0": (256, 512, 1024),
+    "amazon.nova-2-multimodal-embeddings-v1:0": (256, 384, 1024, 3072),
+}
+GEO_PREFIXES = ("us", "eu", "apac", "us-gov", "global", "ca", "jp", "au")
 RETENTION_DAYS_RANGE = (1, 3650)
 DIMENSION_RANGE = (1, 4096)
 
@@ -310,6 +316,7 @@ class _Parser:
                                        default=MemorySettingsConfig.summary_model_id)
             or MemorySettingsConfig.summary_model_id,
         )
+        self._check_embedding(memory)
 
         sup_raw = self._mapping(root.get("supervisor"), "supervisor")
         self._unknown_keys(sup_raw, "supervisor", {"account", "region", "agent"})
@@ -435,6 +442,18 @@ class _Parser:
             api=api,
             operations=operations,
         )
+
+    def _check_embedding(self, memory: MemorySettingsConfig) -> None:
+        # The Lambdas embed with this model at the index's dimension; both must be a pair the model supports.
+        model = memory.embedding_model_id.rsplit("/", 1)[-1]
+        model = model.split(".", 1)[1] if model.split(".", 1)[0] in GEO_PREFIXES else model
+        allowed = EMBEDDING_MODEL_DIMENSIONS.get(model)
+        if allowed is None:
+            self.bad("memory.embedding_model_id", memory.embedding_model_id,
+                     f"must be one of {', '.join(sorted(EMBEDDING_MODEL_DIMENSIONS))}")
+        elif memory.embedding_dimension not in allowed:
+            self.bad("memory.embedding_dimension", memory.embedding_dimension,
+                     f"{model} embeds at {', '.join(map(str, allowed))}")
 
     def _check_trust_policy_size(self, workers: list[WorkerConfig]) -> None:
         # Rough, conservative size of the TVM trust policy: a fixed part for the supervisor's own roles plus one

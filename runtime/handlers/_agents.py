@@ -305,8 +305,12 @@ def invoke_agent(
     agent_name: str,
     memory: MemoryContext,
     deadline: Deadline,
+    agent_memory: bool = False,
 ) -> AgentReply:
     """Invoke ``agent`` with the user's ``prompt`` and the memory as structured data; read its whole answer.
+
+    ``agent_memory`` lets a Bedrock Agent keep its own per-user memory (``memoryId``). Only the supervisor does:
+    the forget function can erase it there, while a worker in another account would keep a copy out of reach.
 
     Raises UpstreamTimeoutError when the deadline passes while reading, UpstreamError for any other failure
     (messages name the agent kind and error code only).
@@ -319,7 +323,8 @@ def invoke_agent(
     agent_session = agent_session_id(identity, session_id, agent_name)
     try:
         if agent.kind == BEDROCK_AGENT:
-            reply = _invoke_bedrock_agent(client, agent, prompt, identity, session_id, agent_session, memory, deadline)
+            reply = _invoke_bedrock_agent(client, agent, prompt, identity, session_id if agent_memory else None,
+                                          agent_session, memory, deadline)
         else:
             reply = _invoke_runtime(client, agent, prompt, agent_session, memory, deadline)
     except ClientError as error:
@@ -359,7 +364,7 @@ def _invoke_bedrock_agent(
         },
     }
     if session_id is not None:
-        # Bedrock Agents' own memory (session summaries) is per user; a stateless call keeps none.
+        # Bedrock Agents' own memory (session summaries) is per user; a stateless call, or a worker, keeps none.
         request["memoryId"] = bedrock_memory_id(identity)
     response = client.invoke_agent(**request)
     stream = response["completion"]

@@ -1,20 +1,21 @@
 """Structured JSON logs and EMF metrics for the handlers (Powertools), set up once per container, lazily.
 
 Logs never carry message text, raw claims or other request data: :func:`log` keeps only the fields named
-in :data:`LOG_FIELDS`, and the actor appears as its id (a SHA-256 hash for API callers). Metrics go to the
+in :data:`LOG_FIELDS`, and actors and sessions appear only as short hashes (``actor_ref``, ``session_ref``). Metrics go to the
 ``AgentMemoryMesh`` namespace (``POWERTOOLS_METRICS_NAMESPACE``) and are flushed at the end of each
 invocation by :func:`runtime.handlers._http.handle_errors`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
 import threading
 import traceback
 from typing import Any
+
+from runtime.identity import log_ref
 
 __all__ = ["LOG_FIELDS", "begin", "count", "end", "failed", "log", "logger", "metrics", "session_ref"]
 
@@ -23,9 +24,9 @@ DEFAULT_NAMESPACE = "AgentMemoryMesh"
 #: The only fields a handler log line may carry (anything else is dropped before logging).
 LOG_FIELDS = frozenset(
     {
-        "handler", "route", "status", "code", "error_type", "raised_at", "tenant_id", "actor", "session_ref",
+        "handler", "route", "status", "code", "error_type", "raised_at", "tenant_id", "actor_ref", "session_ref",
         "worker", "delegated", "memories", "duration_ms", "step", "agent_kind", "backend", "backends_failed",
-        "records", "deleted", "batch_size", "failed", "events",
+        "records", "deleted", "batch_size", "failed", "events", "indexes",
     }
 )
 
@@ -67,6 +68,9 @@ def metrics() -> Any:
 def log(level: str, message: str, **fields: Any) -> None:
     """Log ``message`` with the allowed ``fields`` (others and None values are dropped); never raises."""
     try:
+        if "actor" in fields:
+            # An actor id from a service caller may be personal: logs carry only a short hash of it.
+            fields["actor_ref"] = log_ref(fields.pop("actor"))
         extra = {key: value for key, value in fields.items() if key in LOG_FIELDS and value is not None}
         getattr(logger(), level)(message, extra=extra)
     except Exception:  # logging must never turn an answer into a failure
@@ -85,9 +89,7 @@ def count(name: str, value: float = 1) -> None:
 
 def session_ref(session_id: str | None) -> str | None:
     """A short, stable reference to a session for logs (session ids are caller-chosen and may hold PII)."""
-    if not session_id:
-        return None
-    return hashlib.sha256(session_id.encode("utf-8", errors="replace")).hexdigest()[:12]
+    return log_ref(session_id) if session_id else None
 
 
 def begin(context: Any, *, handler: str) -> None:

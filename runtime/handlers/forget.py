@@ -53,7 +53,8 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
 
     deleted: dict[str, int] = {}
     failed: dict[str, MemoryMeshError] = {}
-    for name in BACKENDS:
+    backends = BACKENDS + (("bedrock_agent",) if _supervisor_agent() is not None else ())
+    for name in backends:
         try:
             deleted[name] = _erase(name, identity, settings)
         except MemoryMeshError as error:
@@ -79,6 +80,7 @@ def reset() -> None:
     """Forget the container's stores and clients (tests; a changed configuration also rebuilds the stores)."""
     _vector_store.cache_clear()
     _agentcore.cache_clear()
+    _supervisor_agent.cache_clear()
     own_client.cache_clear()
 
 
@@ -89,7 +91,41 @@ def _erase(backend: str, identity: Identity, settings: MemorySettings) -> int:
         except NotFoundError:
             # The tenant has no index (never onboarded, or removed): nothing of the actor is stored there.
             return 0
+    if backend == "bedrock_agent":
+        return _erase_agent_memory(identity, settings)
     return _agentcore(settings).delete_actor(identity.tenant_id, identity.actor_id).deleted
+
+
+@functools.lru_cache(maxsize=1)
+def _supervisor_agent() -> Any:
+    """The supervisor when it is a Bedrock Agent: the orchestrator gives it a per-user memoryId to erase."""
+    raw = os.environ.get("MESH_SUPERVISOR_AGENT")
+    if not raw:
+        return None
+    from runtime.handlers._agents import BEDROCK_AGENT, AgentRef
+
+    agent = AgentRef.parse(raw, field="MESH_SUPERVISOR_AGENT")
+    return agent if agent.kind == BEDROCK_AGENT else None
+
+
+def _erase_agent_memory(identity: Identity, settings: MemorySettings) -> int:
+    """Delete the supervisor agent's own memory of this user (DeleteAgentMemory); 1 when erased, 0 if none."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from runtime.handlers._agents import bedrock_memory_id
+
+    agent = _supervisor_agent()
+    try:
+        own_client("bedrock-agent-runtime", settings.region).delete_agent_memory(
+            agentId=agent.agent_id, agentAliasId=agent.alias_id, memoryId=bedrock_memory_id(identity))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return 0
+        raise UpstreamError(f"the supervisor agent's memory could not be erased "
+                            f"({error.response.get('Error', {}).get('Code', 'error')})") from None
+    except BotoCoreError as error:
+        raise UpstreamError(f"the supervisor agent's memory could not be erased ({type(error).__name__})") from None
+    return 1
 
 
 @functools.lru_cache(maxsize=1)

@@ -209,6 +209,7 @@ def _handoff(mesh: _Mesh, identity: Identity, turn: _Turn, deadline: Deadline, c
         reply = invoke_agent(
             mesh.agents.own(mesh.supervisor), mesh.supervisor, prompt=turn.message, identity=identity,
             session_id=session_id, agent_name=SUPERVISOR_AGENT_NAME, memory=memory, deadline=deadline,
+            agent_memory=True,
         )
     except MemoryMeshError as error:
         obs.log("warning", "supervisor agent failed", step="supervisor", code=error.code, **log_fields)

@@ -3,8 +3,8 @@
 Sweeps every index of the vector bucket named ``<prefix><tenant>`` with the function's own role (AgentCore
 Memory expires its events itself). Bounded by the remaining time: indexes it cannot reach are left for
 the next run, which starts at a different index, so every index is reached over time. An index that fails
-does not stop the others; the run then raises at the end, so the invocation counts as failed (EventBridge
-retries it and the Errors alarm fires) after every other index was swept.
+does not stop the others; the run then raises at the end, so the invocation counts as failed: Lambda retries the
+asynchronous invocation, then sends it to the functions' failed-invocation queue, whose alarm fires.
 """
 
 from __future__ import annotations

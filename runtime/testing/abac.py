@@ -34,20 +34,12 @@ ACTOR_TAG = "ActorID"
 S3VECTORS_TENANT_ACTIONS = frozenset(
     {"PutVectors", "GetVectors", "ListVectors", "QueryVectors", "DeleteVectors", "GetIndex"}
 )
-#: AgentCore actions scoped by the ``bedrock-agentcore:actorId`` condition key.
-AGENTCORE_ACTOR_ACTIONS = frozenset({"CreateEvent", "GetEvent", "ListEvents", "DeleteEvent", "ListSessions"})
-#: AgentCore actions scoped by the ``bedrock-agentcore:namespace`` condition key.
-AGENTCORE_NAMESPACE_ACTIONS = frozenset(
-    {
-        "RetrieveMemoryRecords",
-        "ListMemoryRecords",
-        "GetMemoryRecord",
-        "DeleteMemoryRecord",
-        "BatchDeleteMemoryRecords",
-        "BatchCreateMemoryRecords",
-        "BatchUpdateMemoryRecords",
-    }
-)
+#: AgentCore actions the TVM grants on actor ids ``<TenantID>:*`` (``bedrock-agentcore:actorId``); no deletes.
+AGENTCORE_ACTOR_ACTIONS = frozenset({"CreateEvent", "GetEvent", "ListEvents", "ListSessions"})
+#: AgentCore actions the TVM grants on namespaces ``<root><TenantID>:*`` (``bedrock-agentcore:namespace``).
+AGENTCORE_NAMESPACE_ACTIONS = frozenset({"RetrieveMemoryRecords", "ListMemoryRecords"})
+#: The namespace roots of the AgentMemory strategies (constructs_lib.agent_memory.NAMESPACE_ROOTS).
+NAMESPACE_ROOTS = ("/summaries/", "/facts/", "/preferences/")
 
 
 @dataclass(frozen=True)
@@ -264,9 +256,8 @@ def _namespaces_of(operation: str, params: Mapping[str, Any]) -> list[str | None
 
 
 def _namespace_allowed(namespace: str | None, tenant: str, actor: str | None) -> bool:
+    """StringLike ``<root><TenantID>:*`` (or ``<root><TenantID>:<ActorID>/*``), as the TVM policy says."""
     if not namespace:
         return False
-    if actor is None:
-        return f"/{tenant}:" in namespace
-    segment = f"/{tenant}:{actor}"
-    return f"{segment}/" in namespace or namespace.endswith(segment)
+    owned = f"{tenant}:" if actor is None else f"{tenant}:{actor}/"
+    return any(namespace.startswith(root + owned) for root in NAMESPACE_ROOTS)

@@ -141,6 +141,8 @@ class ScriptedAgents:
         #: ``summary(transcript_prompt) -> text`` answers Converse (the summarizer's model).
         self.summary: Callable[[str], str] = default_summary
         self.converse_failure: str | None = None
+        #: (``"<agent_id>/<alias_id>"``, memoryId) pairs a Bedrock Agent keeps memory for (InvokeAgent with memoryId).
+        self.agent_memories: set[tuple[str, str]] = set()
 
     # -- registration -----------------------------------------------------------------------------------
 
@@ -179,6 +181,7 @@ class ScriptedAgents:
         operation = model.name
         handlers = {
             ("bedrock-agent-runtime", "InvokeAgent"): self._invoke_agent,
+            ("bedrock-agent-runtime", "DeleteAgentMemory"): self._delete_agent_memory,
             ("bedrock-agentcore", "InvokeAgentRuntime"): self._invoke_runtime,
             ("bedrock-runtime", "InvokeModel"): self._invoke_model,
             ("bedrock-runtime", "Converse"): self._converse,
@@ -254,7 +257,22 @@ class ScriptedAgents:
             events = list(reply)
             text = "".join(e["chunk"]["bytes"] for e in events if "chunk" in e and isinstance(e["chunk"]["bytes"], str))
         self._record(AgentCall("bedrock-agent-runtime", key, params, prompt, attributes, caller, reply=text))
+        if params.get("memoryId"):
+            with self._lock:
+                self.agent_memories.add((key, params["memoryId"]))
         return _stream_response(model, b"".join(_encode_event(event) for event in events), params)
+
+    def _delete_agent_memory(self, model: Any, params: Mapping[str, Any], caller: Caller, region: str) -> Any:
+        agent = self._bedrock.get((params["agentId"], params["agentAliasId"]))
+        if agent is None or (agent.account_id, agent.region) != (caller.account_id, region):
+            raise ServiceError("ResourceNotFoundException", "Failed to retrieve resource because it doesn't exist.")
+        key = f"{params['agentId']}/{params['agentAliasId']}"
+        with self._lock:
+            if params.get("memoryId"):
+                self.agent_memories.discard((key, params["memoryId"]))
+            else:  # without a memoryId, Bedrock Agents deletes the alias's whole memory
+                self.agent_memories = {entry for entry in self.agent_memories if entry[0] != key}
+        return build_response(model, {})
 
     def _invoke_runtime(self, model: Any, params: Mapping[str, Any], caller: Caller, region: str) -> Any:
         arn = params["agentRuntimeArn"]
@@ -457,6 +475,7 @@ _DISPATCHER = _Dispatcher()
 _HANDLERS = [
     *((f"before-parameter-build.{service}", _DISPATCHER.stash_params) for service in _SERVICES),
     ("before-call.bedrock-agent-runtime.InvokeAgent", _DISPATCHER.before_call),
+    ("before-call.bedrock-agent-runtime.DeleteAgentMemory", _DISPATCHER.before_call),
     ("before-call.bedrock-agentcore.InvokeAgentRuntime", _DISPATCHER.before_call),
     ("before-call.bedrock-runtime.InvokeModel", _DISPATCHER.before_call),
     ("before-call.bedrock-runtime.Converse", _DISPATCHER.before_call),

@@ -122,3 +122,14 @@ def test_memory_name_is_validated_with_the_other_props():
         "expiration_days=1: must be a whole number from 7 to 365",
         "memory_name='bad-name': 1-48 letters, digits and '_', starting with a letter",
     ]
+
+
+def test_a_grant_to_another_accounts_role_is_refused_not_silently_dropped():
+    stack = new_stack()
+    memory = AgentMemory(stack, "Memory")
+    peer = iam.Role.from_role_arn(stack, "Peer", "arn:aws:iam::222222222222:role/worker-agent")
+    with pytest.raises(PropsError) as err:
+        memory.grant_read(peer)
+    assert err.value.problems == [
+        "grantee account='222222222222': must be this stack's account 111111111111; give other accounts access "
+        "through TokenVendingMachine.trust(role_arn, tenant_ids=...)"]

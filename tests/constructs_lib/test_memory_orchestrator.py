@@ -217,7 +217,8 @@ def test_environment_follows_the_handler_contract(built):
             "MESH_WORKERS_FILE": "/opt/mesh/workers.json",
             "MESH_SUPERVISOR_AGENT": '{"type":"bedrock-agent","agent_id":"SUPERVISOR","alias_id":"LIVEALIAS1"}',
         },
-        "forget": {"MESH_TENANT_CLAIM": "custom:tenant"},
+        "forget": {"MESH_TENANT_CLAIM": "custom:tenant",
+                   "MESH_SUPERVISOR_AGENT": '{"type":"bedrock-agent","agent_id":"SUPERVISOR","alias_id":"LIVEALIAS1"}'},
         # New tenant indexes get the store's key, like the declared ones.
         "onboarding": {"MESH_KMS_KEY_ARN": built.ref(built.store.encryption_key)},
     }
@@ -449,8 +450,7 @@ def test_onboarding_forget_and_retention_role_statements_are_exact(built):
                        "s3vectors:ListVectors"], _index_star(built), None)
     assert _shape(_role_statements(built, o.onboarding_role)) == _expected(
         *_function_basics(built, "onboarding"), _kms(built, "s3vectors"),
-        (["s3vectors:CreateIndex", "s3vectors:DeleteIndex", "s3vectors:GetIndex"], _index_star(built), None),
-        (["s3vectors:GetVectorBucket", "s3vectors:ListIndexes"], bucket, None),
+        (["s3vectors:CreateIndex", "s3vectors:GetIndex"], _index_star(built), None),
     )
     assert _shape(_role_statements(built, o.forget_role)) == _expected(
         *_function_basics(built, "forget"), _kms(built, "s3vectors"), _kms(built, "bedrock-agentcore"),
@@ -460,6 +460,7 @@ def test_onboarding_forget_and_retention_role_statements_are_exact(built):
           "bedrock-agentcore:ListEvents", "bedrock-agentcore:ListMemoryRecords", "bedrock-agentcore:ListSessions",
           "bedrock-agentcore:RetrieveMemoryRecords"],
          built.ref(built.memory.memory.node.find_child("Memory"), "MemoryArn"), None),
+        ("bedrock:DeleteAgentMemory", "arn:aws:bedrock:us-east-1:111111111111:agent-alias/SUPERVISOR/LIVEALIAS1", None),
     )
     assert _shape(_role_statements(built, o.retention_role)) == _expected(
         *_function_basics(built, "retention"), _kms(built, "s3vectors"), delete_vectors,

@@ -187,3 +187,27 @@ def test_a_service_caller_recalls_it_statelessly_and_leaves_no_trace(story):
     assert response["statusCode"] == 200 and response["session_id"] is None
     assert "bank transfer" in response["worker_response"]
     assert len(mesh.aws.agentcore.events(mesh.memory_id)) == before
+
+
+def test_forget_me_erases_every_copy_including_the_supervisor_agents_own_memory(story):
+    from runtime.handlers import forget
+
+    alice = claims_for("acme", "alice")
+    say(alice, "alice-session-2", QUESTION, worker="billing")
+    supervisor_calls = story.agents.calls_to(SUPERVISOR)
+    assert all(call.params.get("memoryId") for call in supervisor_calls)
+    # A worker in another account keeps no per-user Bedrock memory: it could not be erased from here.
+    assert all("memoryId" not in call.params for call in story.agents.calls_to(BILLING))
+    assert any(key == SUPERVISOR for key, _ in story.agents.agent_memories)
+
+    forget.reset()
+    status, body = answer_of(forget.handler(api_event("DELETE /memories", claims=alice), FakeLambdaContext()))
+    assert status == 200, body
+    assert body["deleted"]["bedrock_agent"] == 1
+    assert body["deleted"]["s3vectors"] >= 1 and body["deleted"]["agentcore"] >= 1
+    assert not any(key == SUPERVISOR for key, _ in story.agents.agent_memories)
+    assert memories_of(alice) == []
+
+    status, again = answer_of(forget.handler(api_event("DELETE /memories", claims=alice), FakeLambdaContext()))
+    assert status == 200 and again["deleted"]["s3vectors"] == 0 and again["deleted"]["agentcore"] == 0
+    forget.reset()

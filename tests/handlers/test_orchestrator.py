@@ -574,4 +574,7 @@ def test_logs_carry_no_message_text_or_claims(mesh, capsys):
     assert "handoff answered" in output
     for needle in ("078-05-1120", "social security", secret_sub, "@example.com", "Bearer", "x" * 20):
         assert needle not in output
-    assert actor_of(secret_sub) in output  # the actor appears only as its hash
+    assert actor_of(secret_sub) not in output  # not even the actor hash: a short reference to it
+    from runtime.identity import log_ref
+
+    assert log_ref(actor_of(secret_sub)) in output

@@ -244,7 +244,11 @@ def test_delete_actor_removes_records_and_events_and_is_idempotent(aws, backend,
     alice_records = {r.record_id for r in aws.agentcore.records(memory_id) if "/acme:alice/" in r.namespace}
     assert record_ids < alice_records
 
-    report = backend.delete_actor("acme", "alice")
+    # Erasure runs with the forget function's own role: the tenant-scoped TVM policy grants no deletes.
+    with pytest.raises(AccessDeniedError):
+        backend.delete_actor("acme", "alice")
+    eraser = AgentCoreMemoryBackend(lambda tenant_id, actor_id: aws.client("bedrock-agentcore"), memory_id=memory_id)
+    report = eraser.delete_actor("acme", "alice")
 
     assert report.backend == "agentcore"
     assert report.deleted == len(alice_records) + 135
@@ -258,7 +262,7 @@ def test_delete_actor_removes_records_and_events_and_is_idempotent(aws, backend,
     assert backend.list_session_turns(GLOBEX_ALICE, "s-1") == [("USER", "I like globex things")]
     assert backend.list_actor("acme", "bob")
 
-    again = backend.delete_actor("acme", "alice")
+    again = eraser.delete_actor("acme", "alice")
     assert (again.deleted, again.keys) == (0, ())
 
 

@@ -107,6 +107,11 @@ def test_every_bad_field_is_listed_with_its_value_and_rule():
                                                   "11111111-2222-3333-4444-555555555555"),
          "memory.kms_key_arn='arn:aws:kms:us-east-1:999999999999:key/11111111-2222-3333-4444-555555555555': must be "
          "a key in the supervisor account and region (111111111111, us-east-1)"),
+        (lambda r: r["memory"].update(embedding_dimension=384),
+         "memory.embedding_dimension=384: amazon.titan-embed-text-v2:0 embeds at 256, 512, 1024"),
+        (lambda r: r["memory"].update(embedding_model_id="cohere.embed-english-v3"),
+         "memory.embedding_model_id='cohere.embed-english-v3': must be one of amazon.nova-2-multimodal-embeddings-v1:0, "
+         "amazon.titan-embed-text-v2:0"),
         (lambda r: r["memory"].update(embedding_dimension=True),
          "memory.embedding_dimension=True: must be a whole number from 1 to 4096"),
         (lambda r: r["memory"].update(colour="blue"),
