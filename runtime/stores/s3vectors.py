@@ -33,6 +33,7 @@ from runtime.errors import (
 )
 from runtime.identity import Identity, log_ref, validate_actor_id, validate_index_prefix, validate_tenant_id
 from runtime.records import DeleteReport, MemoryQuery, MemoryRecord
+from runtime.stores import _vector_json
 from runtime.stores._limits import (
     DraftWriter,
     DEFAULT_CONTENT_MAX_BYTES,
@@ -95,7 +96,7 @@ class S3VectorsMemoryStore(DraftWriter):
         return self.index_prefix + validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
 
     def _client(self, tenant_id: str, actor_id: str | None) -> Any:
-        return self._broker.client(_SERVICE, tenant_id, actor_id)
+        return _vector_json.install(self._broker.client(_SERVICE, tenant_id, actor_id))
 
     # -- writes ------------------------------------------------------------------------------------
 
