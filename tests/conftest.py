@@ -56,7 +56,7 @@ def synth_mesh(config_dict: dict[str, Any] | None = None, *, nag: bool = True) -
     from stacks.mesh import sample_config_dict
 
     config = MeshConfig.from_dict(config_dict if config_dict is not None else sample_config_dict())
-    app = App(context=app_context())
+    app = App(context=app_context(), builtin_cloud_formation_validation=False)  # as app.py; cfn-lint runs below
     mesh = build_mesh(app, config)
     if nag:
         add_nag_packs(app, verbose=False)
