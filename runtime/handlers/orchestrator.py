@@ -421,14 +421,7 @@ def _build() -> _Mesh:
     except InvalidInputError as error:
         obs.log("error", f"orchestrator configuration is invalid: {error.field}", step="configuration")
         raise ConfigurationError(f"invalid configuration: {error.message}") from None
-    vectors = S3VectorsMemoryStore(
-        broker,
-        bucket_name=settings.vector_bucket_name,
-        index_prefix=settings.index_prefix,
-        embedder=embedder,
-        content_max_bytes=settings.content_max_bytes,
-        index_dimension=settings.embedding_dimension,
-    )
+    vectors = S3VectorsMemoryStore.from_settings(broker, settings, embedder)
     memory = AgentCoreMemoryBackend(functools.partial(broker.client, "bedrock-agentcore"), memory_id=settings.memory_id)
     return _Mesh(
         settings=settings,

@@ -210,13 +210,6 @@ def _services(settings: MemorySettings) -> _Services:
     embedder = BedrockEmbedder(
         settings.embedding_model_id, settings.embedding_dimension, client=bedrock, max_workers=1
     )
-    store = S3VectorsMemoryStore(
-        broker,
-        bucket_name=settings.vector_bucket_name,
-        index_prefix=settings.index_prefix,
-        embedder=embedder,
-        content_max_bytes=settings.content_max_bytes,
-        index_dimension=settings.embedding_dimension,
-    )
+    store = S3VectorsMemoryStore.from_settings(broker, settings, embedder)
     turns = AgentCoreMemoryBackend(functools.partial(broker.client, "bedrock-agentcore"), memory_id=settings.memory_id)
     return _Services(vector_store=store, turns=turns, converse_client=bedrock, model_id=settings.summary_model_id)

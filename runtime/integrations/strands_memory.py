@@ -495,14 +495,7 @@ class MeshMemory:
             embedder = BedrockEmbedder(
                 settings.embedding_model_id, settings.embedding_dimension, region=settings.region
             )
-        vectors = S3VectorsMemoryStore(
-            broker,
-            bucket_name=settings.vector_bucket_name,
-            index_prefix=settings.index_prefix,
-            embedder=embedder,
-            content_max_bytes=settings.content_max_bytes,
-            index_dimension=settings.embedding_dimension,
-        )
+        vectors = S3VectorsMemoryStore.from_settings(broker, settings, embedder)
 
         def agentcore_client(tenant_id: str, actor_id: str) -> Any:
             return broker.client("bedrock-agentcore", tenant_id, actor_id)

@@ -95,6 +95,18 @@ class S3VectorsMemoryStore(DraftWriter):
         """The tenant's index: ``<index_prefix><tenant_id>``."""
         return self.index_prefix + validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
 
+    @classmethod
+    def from_settings(cls, broker: Any, settings: Any, embedder: Any) -> "S3VectorsMemoryStore":
+        """The store a deployment's MESH_* settings (runtime.settings.MemorySettings) describe."""
+        return cls(
+            broker,
+            bucket_name=settings.vector_bucket_name,
+            index_prefix=settings.index_prefix,
+            embedder=embedder,
+            content_max_bytes=settings.content_max_bytes,
+            index_dimension=settings.embedding_dimension,
+        )
+
     def _client(self, tenant_id: str, actor_id: str | None) -> Any:
         return _vector_json.install(self._broker.client(_SERVICE, tenant_id, actor_id))
 
