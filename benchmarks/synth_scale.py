@@ -6,30 +6,41 @@ Run it with ``make bench-synth`` (or ``.venv/bin/python benchmarks/synth_scale.p
 
 What it does, every figure coming from a real run on this machine:
 
+* Copies the app's source (app.py, cdk.json, stacks/, constructs_lib/, runtime/, ...) to a temporary
+  directory first, so every run synthesizes the same code even if the working tree changes meanwhile
+  (``--in-place`` synthesizes in the working tree instead). The JSON's ``code`` records git HEAD and a hash of
+  the source that was measured.
 * Generates deployment configs as JSON files in a temporary directory: 10, 25 and 50 workers with 100
   declared tenants (each worker: unique name, its own 12-digit account, a Bedrock Agent or an AgentCore
-  Runtime agent, alternating, and a few of the declared tenants as ``allowed_tenants``).
+  Runtime agent, alternating, and 3 of the declared tenants as ``allowed_tenants``).
 * Synthesizes each one exactly as a user would, with the pinned CLI and the cdk-nag packs on::
 
-      node_modules/.bin/cdk synth -c config=<file> -o <tmp outdir> --quiet --no-notices
+      node_modules/.bin/cdk synth -c config=<file> -o <fresh tmp outdir> --quiet --no-notices
 
-  (the sample config from ``cdk.json`` is synthesized the way ``make synth`` does it, without ``-c config``),
-  timing the whole process with ``time.perf_counter`` around ``subprocess.run``. Runs are interleaved
-  (round-robin over the configs) so background load spreads evenly; the median of ``--runs`` runs is
-  reported, and every run is kept in the JSON with the 1-minute load average seen just before it.
+  (the sample config from ``cdk.json`` without ``-c config``), timing the whole process with
+  ``time.perf_counter`` around ``subprocess.run``, plus the CPU seconds of the whole process tree. A fresh
+  outdir means the Lambda assets are bundled (pip) in every run; each run is followed by two companions that
+  are reported but not judged: the same command into the same outdir (already-staged assets are not bundled
+  again) and a fresh-outdir run with ``MESH_SKIP_BUNDLING=1`` (what ``make synth`` does). Runs are interleaved
+  round-robin over the configs so background load spreads evenly; the median of ``--runs`` runs is the
+  figure, and every run is kept with the 1-minute load average seen just before it.
 * Counts stacks, resources per stack and template bytes from the synthesized templates in the outdir.
-* Fits synth time against the number of workers (least squares over every run of the 100-tenant series)
-  and reports slope, intercept and R².
+* Fits synth time against workers (least squares over every run of the 100-tenant series, wall and CPU):
+  slope with its 95 % interval, intercept, R², and the lack-of-fit F test (curvature). The ``linear_in_workers``
+  target compares the CPU-seconds slope with the per-worker budget (45 s - sample) / 49.
 * Limits check: the largest config the validator accepts (``MAX_DECLARED_TENANTS`` tenants with the longest
   allowed ids, ``MAX_WORKERS`` workers with the longest names, and as many direct-TVM workers as the trust
   policy check allows) is synthesized once and its supervisor stack measured against CloudFormation's
   500 resources / 1 MB; ``MAX_DECLARED_TENANTS + 1`` tenants must be rejected by the CLI with a clear error.
 * If a time target is missed (or with ``--profile``), profiles where synth time goes: the ``python app.py``
-  process alone (``CDK_OUTDIR``/``CDK_CONTEXT_JSON`` as the CLI sets them), and an in-process build of the
-  app with and without the cdk-nag packs, split into import / build / synth phases.
+  process alone (``CDK_OUTDIR``/``CDK_CONTEXT_JSON`` as the CLI sets them), the CLI with ``--no-validation``,
+  and in-process builds of the app (fresh process each) with/without the cdk-nag packs, with/without
+  aws-cdk-lib's built-in CloudFormation validation and with/without asset bundling, split into
+  import / build / synth phases.
 
 Flags: ``--runs N`` (default 3), ``--quick`` (1 run, no 25/50 workers, a 10-worker limits check) for a smoke
-run, ``--profile`` / ``--no-profile``, ``--keep`` (keep the temporary configs and outdirs).
+run, ``--profile`` / ``--no-profile``, ``--max-load L`` / ``--idle-timeout S`` (wait for a quiet machine before
+each run), ``--keep`` (keep the temporary configs and outdirs), ``--in-place``, ``--replot``.
 """
 
 from __future__ import annotations
@@ -241,7 +252,7 @@ def _children_cpu() -> float:
 
 
 def run_synth(config_path: Path | None, outdir: Path, *, reuse_outdir: bool = False,
-              ) -> tuple[float, subprocess.CompletedProcess[str], float]:
+              extra_env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str], float]:
     """(wall seconds, completed process, CPU seconds of the whole process tree).
 
     A fresh outdir by default; ``reuse_outdir`` synthesizes into the previous run's outdir, where the CDK skips
@@ -251,7 +262,7 @@ def run_synth(config_path: Path | None, outdir: Path, *, reuse_outdir: bool = Fa
     cmd = synth_cmd(config_path, outdir)
     cpu0 = _children_cpu()
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=PROJECT, env=cli_env(), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=PROJECT, env={**cli_env(), **(extra_env or {})}, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     return elapsed, proc, _children_cpu() - cpu0
 
@@ -271,6 +282,7 @@ def measure_outdir(outdir: Path) -> dict[str, Any]:
     manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
     stacks = {}
     digest = hashlib.sha256()
+    digest_no_asset_path = hashlib.sha256()
     for art_id, art in sorted(manifest.get("artifacts", {}).items()):
         if art.get("type") != "aws:cloudformation:stack":
             continue
@@ -278,6 +290,9 @@ def measure_outdir(outdir: Path) -> dict[str, Any]:
         raw = template_path.read_bytes()
         digest.update(raw)
         template = json.loads(raw)
+        for res in template.get("Resources", {}).values():
+            res.get("Metadata", {}).pop("aws:asset:path", None)  # staged dir vs source dir when not bundled
+        digest_no_asset_path.update(json.dumps(template, sort_keys=True).encode())
         stacks[art_id] = {"resources": len(template.get("Resources", {})), "template_bytes": len(raw)}
     resources = [s["resources"] for s in stacks.values()]
     sizes = [s["template_bytes"] for s in stacks.values()]
@@ -295,6 +310,7 @@ def measure_outdir(outdir: Path) -> dict[str, Any]:
         "worker_resources_max": max(worker_res) if worker_res else None,
         "per_stack": stacks,
         "templates_sha256": digest.hexdigest(),
+        "templates_sha256_without_asset_paths": digest_no_asset_path.hexdigest(),
     }
 
 
@@ -512,7 +528,7 @@ def limits_check(tmp: Path, quick: bool) -> dict[str, Any]:
 # ---- profile: where synth time goes ------------------------------------------------------------------------
 
 
-def _child_profile(config_path: str, outdir: str, nag: bool, bundling: bool = True) -> None:
+def _child_profile(config_path: str, outdir: str, nag: bool, bundling: bool = True, validation: bool = True) -> None:
     """One in-process build of the app, split into phases; prints JSON."""
     t0 = time.perf_counter()
     sys.path.insert(0, str(PROJECT))
@@ -527,7 +543,7 @@ def _child_profile(config_path: str, outdir: str, nag: bool, bundling: bool = Tr
     ctx.update({"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True})
     if not bundling:
         ctx["aws:cdk:bundling-stacks"] = []  # what `cdk synth` sets to skip asset bundling
-    app = App(outdir=outdir, context=ctx)
+    app = App(outdir=outdir, context=ctx, builtin_cloud_formation_validation=validation)
     config = MeshConfig.from_file(config_path) if config_path != "-" else MeshConfig.from_dict(sample_config())
     build_mesh(app, config)
     t2 = time.perf_counter()
@@ -554,7 +570,7 @@ def profile(tmp: Path, targets: list[tuple[str, Path | None]], cli_medians: dict
     ctx_base = project_context()
     ctx_base.update({"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True})
     variants = (
-        ("nag_on_validation_on", True, True, True),      # what `cdk synth` does today
+        ("nag_on_validation_on", True, True, True),      # aws-cdk-lib's default App + this project's nag packs
         ("nag_off_validation_on", False, True, True),
         ("nag_on_validation_off", True, False, True),
         ("nag_off_validation_off", False, False, True),  # bare CDK synth, Lambda assets still bundled
@@ -593,15 +609,14 @@ def profile(tmp: Path, targets: list[tuple[str, Path | None]], cli_medians: dict
         inproc: dict[str, Any] = {}
         for label, nag, validation, bundling in variants:
             env = cli_env()
-            if not validation:
-                env["CDK_VALIDATION"] = "false"
             wait_for_idle(max_load, idle_timeout)
             cpu0 = _children_cpu()
             t0 = time.perf_counter()
             c = subprocess.run([str(PYTHON), __file__, "--_project", str(PROJECT),
                                 "--_profile-child", str(cfg_path) if cfg_path else "-",
                                 "--_outdir", str(tmp / f"prof-{label}-{name}")] + ([] if nag else ["--_no-nag"])
-                               + ([] if bundling else ["--_no-bundling"]),
+                               + ([] if bundling else ["--_no-bundling"])
+                               + ([] if validation else ["--_no-validation"]),
                                cwd=PROJECT, env=env, capture_output=True, text=True)
             wall = time.perf_counter() - t0
             if c.returncode != 0:
@@ -661,6 +676,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
             label=f"sample config ({sample['tenants']} tenants): median")
     ax.plot([c["workers"] for c in [sample, *scale]], [c["reuse_outdir_median_s"] for c in [sample, *scale]], "x",
             color="tab:purple", markersize=8, label="median, outdir reused (assets already bundled)")
+    ax.plot([c["workers"] for c in [sample, *scale]], [c["skip_bundling_median_s"] for c in [sample, *scale]], "+",
+            color="tab:orange", markersize=10, label="median, MESH_SKIP_BUNDLING=1 (as make synth)")
     ax.plot([c["workers"] for c in [sample, *scale]], [c["median_cpu_s"] for c in [sample, *scale]], "o",
             mfc="none", color="tab:gray", markersize=8, label="median CPU seconds (process tree)")
     fit = results.get("fit")
@@ -739,6 +756,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--_outdir", dest="child_outdir", help=argparse.SUPPRESS)
     ap.add_argument("--_no-nag", dest="child_no_nag", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--_no-bundling", dest="child_no_bundling", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--_no-validation", dest="child_no_validation", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     global PROJECT
@@ -753,7 +771,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.profile_child:
         _child_profile(args.profile_child, args.child_outdir, nag=not args.child_no_nag,
-                       bundling=not args.child_no_bundling)
+                       bundling=not args.child_no_bundling, validation=not args.child_no_validation)
         return 0
 
     runs = 1 if args.quick else args.runs
@@ -795,7 +813,10 @@ def main(argv: list[str] | None = None) -> int:
                                                            Path("<tmp outdir>"))).replace(str(ROOT) + "/", ""),
                              "templates_differ_between_runs": False,
                              "runs_s": [], "cpu_s": [], "load_avg_1m_before": [], "waited_for_idle_s": [],
-                             "reuse_outdir_runs_s": [], "reuse_outdir_cpu_s": [], "measure": None}
+                             "reuse_outdir_runs_s": [], "reuse_outdir_cpu_s": [],
+                             "skip_bundling_runs_s": [], "skip_bundling_cpu_s": [], "skip_bundling_templates_differ": False,
+                             "skip_bundling_templates_differ_beyond_asset_path_metadata": False,
+                             "measure": None}
         for r in range(runs):
             for name, (path, workers, tenants) in plan.items():
                 waited = wait_for_idle(args.max_load, args.idle_timeout)
@@ -820,7 +841,20 @@ def main(argv: list[str] | None = None) -> int:
                     fail(f"synth (reused outdir) failed for {name}", r_proc)
                 c["reuse_outdir_runs_s"].append(round(r_elapsed, 2))
                 c["reuse_outdir_cpu_s"].append(round(r_cpu, 2))
-                print(f"  run {r + 1}/{runs} {name:>10}: {elapsed:6.2f} s (reused outdir {r_elapsed:6.2f} s)  "
+                # As `make synth` runs it: the app skips Lambda bundling (MESH_SKIP_BUNDLING=1), fresh outdir.
+                m_out = tmp / f"out-{name}-skip-bundling"
+                m_elapsed, m_proc, m_cpu = run_synth(path, m_out, extra_env={"MESH_SKIP_BUNDLING": "1"})
+                if m_proc.returncode != 0:
+                    fail(f"synth (MESH_SKIP_BUNDLING=1) failed for {name}", m_proc)
+                m_skip = measure_outdir(m_out)
+                if m_skip["templates_sha256"] != m["templates_sha256"]:
+                    c["skip_bundling_templates_differ"] = True
+                if m_skip["templates_sha256_without_asset_paths"] != m["templates_sha256_without_asset_paths"]:
+                    c["skip_bundling_templates_differ_beyond_asset_path_metadata"] = True
+                c["skip_bundling_runs_s"].append(round(m_elapsed, 2))
+                c["skip_bundling_cpu_s"].append(round(m_cpu, 2))
+                print(f"  run {r + 1}/{runs} {name:>10}: {elapsed:6.2f} s (reused outdir {r_elapsed:5.2f} s, "
+                      f"skip bundling {m_elapsed:5.2f} s)  "
                       f"stacks={m['stacks']:3d}  max res/stack={m['max_resources_per_stack']:3d}  "
                       f"max bytes={m['max_template_bytes']:,}  (cpu {cpu:.1f} s, load {load:.2f})", flush=True)
         for c in configs.values():
@@ -829,6 +863,7 @@ def main(argv: list[str] | None = None) -> int:
             c["median_cpu_s"] = round(statistics.median(c["cpu_s"]), 2)
             c["min_cpu_s"] = min(c["cpu_s"])
             c["reuse_outdir_median_s"] = round(statistics.median(c["reuse_outdir_runs_s"]), 2)
+            c["skip_bundling_median_s"] = round(statistics.median(c["skip_bundling_runs_s"]), 2)
             c["stacks"] = c["measure"]["stacks"]
             c["max_resources_per_stack"] = c["measure"]["max_resources_per_stack"]
             c["max_template_bytes"] = c["measure"]["max_template_bytes"]
@@ -943,13 +978,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- summary ------------------------------------------------------------------------------------------
     print()
-    print(f"{'config':<12}{'workers':>8}{'tenants':>8}{'stacks':>7}{'median s':>10}{'runs s':>24}{'reuse s':>8}{'cpu s':>7}"
+    print(f"{'config':<12}{'workers':>8}{'tenants':>8}{'stacks':>7}{'median s':>10}  {'runs s':<30}{'reuse s':>8}"
+          f"{'skip-b s':>9}{'cpu s':>7}"
           f"{'max res':>8}{'max bytes':>11}{'total bytes':>12}")
     for name, c in configs.items():
         runs_txt = ", ".join(f"{t:.1f}" for t in c["runs_s"])
-        print(f"{name:<12}{c['workers']:>8}{c['tenants']:>8}{c['stacks']:>7}{c['median_s']:>10.2f}{runs_txt:>24}"
-              f"{c['reuse_outdir_median_s']:>8.2f}{c['median_cpu_s']:>7.1f}{c['max_resources_per_stack']:>8}{c['max_template_bytes']:>11,}"
-              f"{c['total_template_bytes']:>12,}")
+        print(f"{name:<12}{c['workers']:>8}{c['tenants']:>8}{c['stacks']:>7}{c['median_s']:>10.2f}  {runs_txt:<30}"
+              f"{c['reuse_outdir_median_s']:>8.2f}{c['skip_bundling_median_s']:>9.2f}{c['median_cpu_s']:>7.1f}"
+              f"{c['max_resources_per_stack']:>8}{c['max_template_bytes']:>11,}{c['total_template_bytes']:>12,}")
     if fit:
         lof = fit.get("lack_of_fit") or {}
         print(f"\nfit: {fit['slope_s_per_worker']:.3f} s/worker (95% CI {fit['slope_ci95']}) + "
