@@ -5,89 +5,73 @@ so Lambda handler paths stay light; the Strands integration lives in `runtime.in
 AWS emulation for tests in `runtime.testing`.
 """
 
-from runtime.credentials import BrokerStats, ScopedCredentials, TenantCredentialBroker, role_session_name
-from runtime.embeddings import BedrockEmbedder, Embedder, LocalHashEmbedder
-from runtime.errors import (
-    AccessDeniedError,
-    CredentialError,
-    InvalidInputError,
-    MemoryMeshError,
-    NotFoundError,
-    UpstreamError,
-    UpstreamTimeoutError,
-)
-from runtime.identity import (
-    Identity,
-    actor_id_from_claims,
-    identity_from_claims,
-    log_ref,
-    trusted_identity,
-    validate_actor_id,
-    validate_agent_name,
-    validate_index_prefix,
-    validate_session_id,
-    validate_tenant_id,
-)
-from runtime.records import DeleteReport, MemoryBackend, MemoryQuery, MemoryRecord
-from runtime.rendering import MEMORY_BLOCK_NOTICE, render_memory_block
-from runtime.retriever import BackendFailure, MemoryRetriever, RetrievalResult
-from runtime.settings import MemorySettings
-from runtime.stores import AgentCoreMemoryBackend, LocalMemoryStore, MemoryDraft, S3VectorsMemoryStore, summary_key
-from runtime.summarizer import (
-    SUMMARY_JOB_VERSION,
-    SummaryJob,
-    SummaryResult,
-    enqueue_summary_job,
-    parse_summary_job,
-    summarize_session,
-    summary_job_message,
-)
+from __future__ import annotations
 
-__all__ = [
-    "AccessDeniedError",
-    "AgentCoreMemoryBackend",
-    "BackendFailure",
-    "BedrockEmbedder",
-    "BrokerStats",
-    "CredentialError",
-    "DeleteReport",
-    "Embedder",
-    "Identity",
-    "InvalidInputError",
-    "LocalHashEmbedder",
-    "LocalMemoryStore",
-    "MEMORY_BLOCK_NOTICE",
-    "MemoryBackend",
-    "MemoryDraft",
-    "MemoryMeshError",
-    "MemoryQuery",
-    "MemoryRecord",
-    "MemoryRetriever",
-    "MemorySettings",
-    "NotFoundError",
-    "RetrievalResult",
-    "render_memory_block",
-    "S3VectorsMemoryStore",
-    "SUMMARY_JOB_VERSION",
-    "ScopedCredentials",
-    "SummaryJob",
-    "SummaryResult",
-    "TenantCredentialBroker",
-    "UpstreamError",
-    "UpstreamTimeoutError",
-    "actor_id_from_claims",
-    "enqueue_summary_job",
-    "identity_from_claims",
-    "log_ref",
-    "parse_summary_job",
-    "role_session_name",
-    "summarize_session",
-    "summary_job_message",
-    "summary_key",
-    "trusted_identity",
-    "validate_actor_id",
-    "validate_agent_name",
-    "validate_index_prefix",
-    "validate_session_id",
-    "validate_tenant_id",
-]
+import importlib
+from typing import Any
+
+#: Where each public name lives; modules load on first use, so ``import runtime.contract`` (the constructs'
+#: and config's only runtime import) and the Lambda handlers pay only for what they touch.
+_EXPORTS = {
+    "AccessDeniedError": "runtime.errors",
+    "AgentCoreMemoryBackend": "runtime.stores",
+    "BackendFailure": "runtime.retriever",
+    "BedrockEmbedder": "runtime.embeddings",
+    "BrokerStats": "runtime.credentials",
+    "CredentialError": "runtime.errors",
+    "DeleteReport": "runtime.records",
+    "Embedder": "runtime.embeddings",
+    "Identity": "runtime.identity",
+    "InvalidInputError": "runtime.errors",
+    "LocalHashEmbedder": "runtime.embeddings",
+    "LocalMemoryStore": "runtime.stores",
+    "MEMORY_BLOCK_NOTICE": "runtime.rendering",
+    "MemoryBackend": "runtime.records",
+    "MemoryDraft": "runtime.stores",
+    "MemoryMeshError": "runtime.errors",
+    "MemoryQuery": "runtime.records",
+    "MemoryRecord": "runtime.records",
+    "MemoryRetriever": "runtime.retriever",
+    "MemorySettings": "runtime.settings",
+    "NotFoundError": "runtime.errors",
+    "RetrievalResult": "runtime.retriever",
+    "S3VectorsMemoryStore": "runtime.stores",
+    "SUMMARY_JOB_VERSION": "runtime.summarizer",
+    "ScopedCredentials": "runtime.credentials",
+    "SummaryJob": "runtime.summarizer",
+    "SummaryResult": "runtime.summarizer",
+    "TenantCredentialBroker": "runtime.credentials",
+    "UpstreamError": "runtime.errors",
+    "UpstreamTimeoutError": "runtime.errors",
+    "actor_id_from_claims": "runtime.identity",
+    "enqueue_summary_job": "runtime.summarizer",
+    "identity_from_claims": "runtime.identity",
+    "log_ref": "runtime.identity",
+    "parse_summary_job": "runtime.summarizer",
+    "render_memory_block": "runtime.rendering",
+    "role_session_name": "runtime.credentials",
+    "summarize_session": "runtime.summarizer",
+    "summary_job_message": "runtime.summarizer",
+    "summary_key": "runtime.stores",
+    "trusted_identity": "runtime.identity",
+    "validate_actor_id": "runtime.identity",
+    "validate_agent_name": "runtime.identity",
+    "validate_index_prefix": "runtime.identity",
+    "validate_session_id": "runtime.identity",
+    "validate_tenant_id": "runtime.identity",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

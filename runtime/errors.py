@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runtime.contract.problems import Problem
 
 
 class MemoryMeshError(Exception):
@@ -31,6 +35,19 @@ class InvalidInputError(MemoryMeshError, ValueError):
         self.field = field
         self.value = value
         self.rule = rule
+
+    @classmethod
+    def from_problems(cls, problems: Sequence[Problem]) -> InvalidInputError:
+        """One error for every problem a :class:`runtime.contract.Problems` collected (the first one named)."""
+        first = problems[0]
+        error = cls.__new__(cls)
+        message = "; ".join(
+            f"{p.field}={p.value} {p.rule}" if p.rule.startswith("is ") else f"{p.field}={p.value} is invalid: {p.rule}"
+            for p in problems
+        )
+        MemoryMeshError.__init__(error, message)
+        error.field, error.value, error.rule = first.field, first.value, first.rule
+        return error
 
 
 class AccessDeniedError(MemoryMeshError):
