@@ -18,7 +18,7 @@ from runtime.contract.problems import Problems
 
 __all__ = [
     "DEFAULT_TENANT_CLAIM", "ENV", "FunctionSettings", "LOG_LEVELS", "METRICS_NAMESPACE", "MemorySettings",
-    "WORKERS_FILE",
+    "TENANTS_FILE", "WORKERS_FILE",
 ]
 
 #: The JWT claim that holds the tenant id, unless the deployment names another.
@@ -32,6 +32,8 @@ METRICS_NAMESPACE = "AgentMemoryMesh"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 #: Where the orchestrator's config layer puts the worker directory (layers are extracted under /opt).
 WORKERS_FILE = "/opt/mesh/workers.json"
+#: The tenants declared in the deployment config (offboarding refuses them), in the same layer.
+TENANTS_FILE = "/opt/mesh/tenants.json"
 
 
 class ENV:  # noqa: N801 - a namespace of constants
@@ -54,6 +56,7 @@ class ENV:  # noqa: N801 - a namespace of constants
     TENANT_CLAIM = "MESH_TENANT_CLAIM"
     SUPERVISOR_AGENT = "MESH_SUPERVISOR_AGENT"
     WORKERS_FILE = "MESH_WORKERS_FILE"
+    TENANTS_FILE = "MESH_TENANTS_FILE"
     KMS_KEY_ARN = "MESH_KMS_KEY_ARN"
     LIFECYCLE_QUEUE_URL = "MESH_LIFECYCLE_QUEUE_URL"
     EVENT_QUEUE_URL = "MESH_EVENT_QUEUE_URL"
@@ -203,6 +206,7 @@ class FunctionSettings:
     tenant_claim: str = DEFAULT_TENANT_CLAIM
     supervisor_agent: AgentRef | None = None
     workers_file: str | None = None
+    tenants_file: str | None = None
     kms_key_arn: str | None = None
     lifecycle_queue_url: str | None = None
     event_queue_url: str | None = None
@@ -211,6 +215,7 @@ class FunctionSettings:
         "tenant_claim": ENV.TENANT_CLAIM,
         "supervisor_agent": ENV.SUPERVISOR_AGENT,
         "workers_file": ENV.WORKERS_FILE,
+        "tenants_file": ENV.TENANTS_FILE,
         "kms_key_arn": ENV.KMS_KEY_ARN,
         "lifecycle_queue_url": ENV.LIFECYCLE_QUEUE_URL,
         "event_queue_url": ENV.EVENT_QUEUE_URL,
@@ -248,6 +253,7 @@ class FunctionSettings:
             "tenant_claim": _text(environ, ENV.TENANT_CLAIM) or DEFAULT_TENANT_CLAIM,
             "supervisor_agent": agent,
             "workers_file": _text(environ, ENV.WORKERS_FILE),
+            "tenants_file": _text(environ, ENV.TENANTS_FILE),
             "kms_key_arn": _text(environ, ENV.KMS_KEY_ARN),
             "lifecycle_queue_url": _text(environ, ENV.LIFECYCLE_QUEUE_URL),
             "event_queue_url": _text(environ, ENV.EVENT_QUEUE_URL),
