@@ -1,5 +1,7 @@
 """Reusable L3 constructs of Agent Memory Mesh: import them into any CDK app."""
 
+from runtime._version import package_version
+
 from .agent_memory import (
     FACTS_NAMESPACE,
     PREFERENCES_NAMESPACE,
@@ -17,6 +19,9 @@ from .token_vending_machine import TokenVendingMachine
 from .validation import PropsError
 from .vector_memory_store import FILTERABLE_METADATA_KEYS, IVectorMemoryStore, VectorMemoryStore
 from .worker_access_role import WorkerAccessRole
+
+#: The installed agent-memory-mesh version (the same for ``runtime.__version__``).
+__version__ = package_version()
 
 __all__ = [
     "ACTOR_TAG",

@@ -62,7 +62,7 @@ EXCLUDED_SUBPACKAGES = ("integrations", "testing")
 #: Directory names dropped at any depth: bytecode, tool caches and tests.
 EXCLUDED_DIR_NAMES = ("__pycache__", "tests", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis")
 EXCLUDED_FILE_SUFFIXES = (".pyc", ".pyo")
-EXCLUDED_FILE_NAMES = ("conftest.py", REQUIREMENTS_FILE_NAME)
+EXCLUDED_FILE_NAMES = ("conftest.py", "py.typed", REQUIREMENTS_FILE_NAME)
 
 #: Distributions of the AWS SDK for Python; they go into the SDK layer, everything else into the code asset.
 AWS_SDK_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
