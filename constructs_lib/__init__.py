@@ -1,6 +1,12 @@
 """Reusable L3 constructs of Agent Memory Mesh: import them into any CDK app."""
 
+from importlib.util import find_spec
+
 from runtime._version import package_version
+
+if find_spec("aws_cdk") is None or find_spec("constructs") is None:
+    raise ModuleNotFoundError(
+        "constructs_lib needs aws-cdk-lib and constructs: pip install 'agent-memory-mesh[cdk]'", name="aws_cdk")
 
 from .agent_memory import (
     FACTS_NAMESPACE,
