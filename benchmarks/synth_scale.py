@@ -260,6 +260,8 @@ def run_synth(config_path: Path | None, outdir: Path, *, reuse_outdir: bool = Fa
     if outdir.exists() and not reuse_outdir:
         shutil.rmtree(outdir)
     cmd = synth_cmd(config_path, outdir)
+    if (extra_env or {}).get("MESH_SKIP_BUNDLING") == "1":
+        cmd.append("--ignore-errors")  # as make synth: only the app's "not deployable" marker is an error there
     cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=PROJECT, env={**cli_env(), **(extra_env or {})}, capture_output=True, text=True)

@@ -194,6 +194,9 @@ class MeshConfig:
             raise ConfigError([f"config={str(path)!r}: file not found"]) from None
         except json.JSONDecodeError as exc:
             raise ConfigError([f"config={str(path)!r}: not valid JSON ({exc.msg} at line {exc.lineno})"]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise ConfigError([f"config={str(path)!r}: cannot be read as UTF-8 JSON ({reason})"]) from None
         return cls.from_dict(raw)
 
     @classmethod
@@ -212,12 +215,13 @@ class _Parser:
         self.problems: list[str] = []
 
     def bad(self, path: str, value: Any, rule: str) -> None:
-        self.problems.append(f"{path}={value!r}: {rule}")
+        # A missing field has no value to show: `supervisor.account: is required; ...`, never `=None`.
+        self.problems.append(f"{path}: {rule}" if value is None else f"{path}={value!r}: {rule}")
 
     def _mapping(self, value: Any, path: str) -> Mapping[str, Any]:
         if isinstance(value, Mapping):
             return value
-        self.bad(path, value, "must be an object")
+        self.bad(path, value, "is required: must be an object" if value is None else "must be an object")
         return {}
 
     def _unknown_keys(self, obj: Mapping[str, Any], path: str, allowed: set[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -40,16 +41,35 @@ def sample_config_dict() -> dict[str, Any]:
 
 
 def load_config(app: App) -> MeshConfig:
-    """`-c config=path.json` if given, else the sample config from cdk.json's context."""
+    """`-c config=path.json` if given, else the sample config from cdk.json's context.
+
+    A given but empty value, a directory or an unreadable file is a `ConfigError`, never a silent fallback to the
+    sample.
+    """
     path = app.node.try_get_context("config")
-    if path:
-        return MeshConfig.from_file(str(path))
+    if path is not None:
+        return MeshConfig.from_file(_config_path(path))
     sample = app.node.try_get_context(SAMPLE_CONTEXT_KEY)
     if sample is None and CDK_JSON.exists():
         sample = sample_config_dict()
     if not isinstance(sample, Mapping):
-        raise ConfigError([f"config=None: pass -c config=path/to/config.json (no '{SAMPLE_CONTEXT_KEY}' in cdk.json)"])
+        raise ConfigError([f"config: is required: pass -c config=path/to/config.json (cdk.json has no "
+                           f"'{SAMPLE_CONTEXT_KEY}' sample)"])
     return MeshConfig.from_dict(sample)
+
+
+def _config_path(value: Any) -> Path:
+    """The `-c config=` value as a readable file path, or a `ConfigError` that says what is wrong with it."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise ConfigError([f"config={value!r}: must be the path of a JSON config file, e.g. -c config=config/prod.json "
+                           "(omit -c config to synthesize the sample config)"])
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise ConfigError([f"config={text!r}: is a directory; must be the path of a JSON config file"])
+    if path.exists() and not os.access(path, os.R_OK):
+        raise ConfigError([f"config={text!r}: cannot be read (permission denied)"])
+    return path
 
 
 def build_mesh(app: App, config: MeshConfig) -> Mesh:

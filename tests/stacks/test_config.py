@@ -122,7 +122,7 @@ def test_every_bad_field_is_listed_with_its_value_and_rule():
         (lambda r: r["api"].update(jwt_audience=[]),
          "api.jwt_audience=[]: must be a non-empty list of client ids / audiences"),
         (lambda r: r["supervisor"].pop("account"),
-         "supervisor.account=None: is required; must be a 12-digit AWS account id"),
+         "supervisor.account: is required; must be a 12-digit AWS account id"),
     ],
 )
 def test_each_rule_has_a_clear_message(mutate, expected):

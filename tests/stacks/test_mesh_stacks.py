@@ -246,7 +246,7 @@ def test_supervisor_agent_is_required_because_the_orchestrator_invokes_it():
     with pytest.raises(ConfigError) as err:
         MeshConfig.from_dict(raw)
     assert err.value.problems == [
-        "supervisor.agent=None: is required: the orchestrator hands every conversation to the supervisor agent first "
+        "supervisor.agent: is required: the orchestrator hands every conversation to the supervisor agent first "
         "(a bedrock-agent or agentcore-runtime)"]
 
 
