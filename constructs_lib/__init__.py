@@ -18,8 +18,8 @@ from .agent_memory import (
 from .agent_targets import AgentTarget, WorkerTarget
 from .memory_api import JwtApiOptions, MemoryApi
 from .memory_orchestrator import FunctionOptions, FunctionSizing, MemoryOrchestrator
-from .naming import ACTOR_TAG, TENANT_TAG
 from .nag import NAG_PACKS, add_nag_packs
+from .naming import ACTOR_TAG, TENANT_TAG
 from .runtime_bundle import RuntimeBundle
 from .token_vending_machine import TokenVendingMachine
 from .validation import PropsError

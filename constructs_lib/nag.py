@@ -53,7 +53,10 @@ def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=finding, reason=reason))
 
 
-INLINE_POLICY_FINDINGS = ("HIPAA.Security::HIPAA.Security-IAMNoInlinePolicy", "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy")
+INLINE_POLICY_FINDINGS = (
+    "HIPAA.Security::HIPAA.Security-IAMNoInlinePolicy",
+    "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
+)
 INLINE_POLICY_REASON = (
     "The role's policy is generated from least-privilege grants on exact ARNs, belongs to this one role only, and is "
     "versioned and rolled back with the stack; a managed policy would add reuse this role must not have."

@@ -36,10 +36,11 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, ILocalBundling
@@ -120,7 +121,8 @@ class RuntimeBundle(Construct):
         source_dir: str | os.PathLike[str] | None = None,
         requirements_file: str | os.PathLike[str] | None = None,
     ) -> None:
-        """
+        """Validate the props and define the code asset and, by default, the SDK layer.
+
         :param architecture: the functions' architecture; wheels are chosen for it (default arm64).
         :param runtime: the functions' Python runtime, python3.11 or later (default python3.12).
         :param bundle_aws_sdk: ship the pinned boto3/botocore as a shared layer (default); if false, the
