@@ -15,6 +15,12 @@ is updated on Lambda's schedule, not ours, while the runtime needs clients that 
 (/var/task) and layers (/opt/python) both come before the runtime-included SDK on ``sys.path``,
 so the pinned SDK wins. ``bundle_aws_sdk=False`` drops the layer for accounts that accept the runtime's SDK.
 
+Both assets carry bytecode compiled for the functions' Python (``__pycache__/*.cpython-3XX.pyc``, unchecked
+hash-based): Lambda's /var/task and /opt are read-only, so without it every cold start compiles each module it
+imports; and timestamp-based .pyc files would not match the mtimes the asset zip gives the sources. Compiling
+needs an interpreter of that version: this one, ``python3.X`` on PATH or in pyenv, else Docker (the SAM build
+image); without any, the assets are bundled without bytecode and the synth warns.
+
 Why the runtime code is not a layer as well: it changes with every release, layer versions are immutable and
 accumulate, and a function needs a code asset anyway; one shared code asset deploys the same bytes once.
 
@@ -22,8 +28,8 @@ Bundling runs locally (``pip install --platform manylinux… --only-binary=:all:
 wheels for the functions' architecture whatever the build machine). Docker (the runtime's SAM build image,
 same commands) is used only when this Python has no pip. The asset hashes are computed here from what goes
 into each asset — the included runtime files' paths and bytes and the requirements file, never mtimes,
-``__pycache__`` or absolute paths — so synths are byte-stable and skipping bundling (unit tests) does not
-change them.
+``__pycache__`` (the source's or the compiled bundle's) or absolute paths — so synths are byte-stable and
+skipping bundling (unit tests) does not change them.
 """
 
 from __future__ import annotations
@@ -38,12 +44,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, ILocalBundling
+from aws_cdk import Annotations, AssetHashType, BundlingOptions, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -84,6 +90,12 @@ MIN_PYTHON_MINOR = 11
 AL2023_FROM_PYTHON_MINOR = 12
 _MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
 _PIP_TIMEOUT_S = 900
+_COMPILE_TIMEOUT_S = 600
+#: Where each asset's files are at run time (what the compiled bytecode names in tracebacks, never the build dir).
+CODE_RUNTIME_ROOT = "/var/task"
+LAYER_RUNTIME_ROOT = "/opt/python"
+NO_BYTECODE_WARNING_ID = "agent-memory-mesh:runtime-bundle-no-bytecode"
+_THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 @dataclass(frozen=True)
@@ -185,7 +197,8 @@ class RuntimeBundle(Construct):
                 command=["bash", "-c", _docker_script(target, self.code_requirements, "/asset-output",
                                                       copy_runtime_to="/asset-output/runtime")],
                 environment={"PIP_NO_CACHE_DIR": "1", "PYTHONDONTWRITEBYTECODE": "1"},
-                local=_LocalPipBundling(target, self.code_requirements, "", copy_runtime_from=source),
+                local=_LocalPipBundling(target, self.code_requirements, "", copy_runtime_from=source,
+                                        image=runtime.bundling_image.image, warn_on=self),
             ),
         )
 
@@ -208,7 +221,8 @@ class RuntimeBundle(Construct):
                         image=runtime.bundling_image,
                         command=["bash", "-c", _docker_script(target, self.sdk_requirements, "/asset-output/python")],
                         environment={"PIP_NO_CACHE_DIR": "1", "PYTHONDONTWRITEBYTECODE": "1"},
-                        local=_LocalPipBundling(target, self.sdk_requirements, "python"),
+                        local=_LocalPipBundling(target, self.sdk_requirements, "python",
+                                                image=runtime.bundling_image.image, warn_on=self),
                     ),
                 ),
                 compatible_runtimes=[runtime],
@@ -371,12 +385,14 @@ def _local_pip_available() -> bool:
 class _LocalPipBundling:
     """Installs pinned wheels for the Lambda platform with this Python's pip; no Docker involved."""
 
-    def __init__(self, target: _Target, pins: Sequence[Pin], subdir: str, *,
-                 copy_runtime_from: Path | None = None) -> None:
+    def __init__(self, target: _Target, pins: Sequence[Pin], subdir: str, *, copy_runtime_from: Path | None = None,
+                 image: str, warn_on: Construct) -> None:
         self._target = target
         self._pins = [str(p) for p in pins]
         self._subdir = subdir
         self._runtime_source = copy_runtime_from
+        self._image = image
+        self._warn_on = warn_on
 
     def try_bundle(self, output_dir: str, options: Any = None, **_: Any) -> bool:
         if not _local_pip_available():
@@ -398,7 +414,92 @@ class _LocalPipBundling:
             _strip_installed(install_dir)
         if self._runtime_source is not None:
             _copy_runtime(str(self._runtime_source), os.path.join(output_dir, "runtime"))
+        root = CODE_RUNTIME_ROOT if not self._subdir else LAYER_RUNTIME_ROOT
+        problem = compile_bytecode(install_dir, root, self._target.python_version, self._image)
+        if problem is not None:
+            Annotations.of(self._warn_on).add_warning_v2(NO_BYTECODE_WARNING_ID, problem)
         return True
+
+
+# ---- bytecode ------------------------------------------------------------------------------------------------
+
+
+def _compileall_args(directory: str, runtime_root: str) -> list[str]:
+    """``compileall`` over ``directory``: unchecked hash-based .pyc (valid whatever the zip's mtimes), with file
+    names as the function sees them (``runtime_root``), not the build directory. One process: the SDK layer
+    compiles in about a second, less than a worker pool takes to start."""
+    return ["-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
+            "-s", directory, "-p", runtime_root, directory]
+
+
+def _python_version_of(command: str) -> str | None:
+    try:
+        run = subprocess.run([command, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return run.stdout.strip() if run.returncode == 0 else None
+
+
+@cache
+def bytecode_python(python_version: str) -> str | None:
+    """A local interpreter of ``python_version`` ("3.12"): this one, ``python3.12`` on PATH (pyenv shims of an
+    inactive version do not run, so they are skipped), or a pyenv-installed 3.12.x. None if there is none."""
+    if _THIS_PYTHON == python_version:
+        return sys.executable
+    candidates = [shutil.which(f"python{python_version}")]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    installed = pyenv_root.glob(f"versions/{python_version}.*/bin/python{python_version}")
+    candidates += [str(p) for p in sorted(installed, key=lambda p: _version_key(p.parents[1].name), reverse=True)]
+    for candidate in candidates:
+        if candidate and _python_version_of(candidate) == python_version:
+            return candidate
+    return None
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else -1 for part in version.split("."))
+
+
+@lru_cache(maxsize=1)
+def docker_available() -> bool:
+    """Whether a Docker daemon answers (the CLI alone is not enough)."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    try:
+        return subprocess.run([docker, "version", "--format", "{{.Server.Version}}"], capture_output=True,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def compile_bytecode(directory: str, runtime_root: str, python_version: str, image: str) -> str | None:
+    """Compile every module under ``directory`` for ``python_version``; None, or why there is no bytecode.
+
+    A failure never fails the synth: the bundle works without bytecode, only its cold starts are slower.
+    """
+    python = bytecode_python(python_version)
+    if python is not None:
+        command = [python, *_compileall_args(directory, runtime_root)]
+    elif docker_available():
+        user = f"{os.getuid()}:{os.getgid()}" if hasattr(os, "getuid") else "0:0"
+        command = ["docker", "run", "--rm", "-u", user, "-v", f"{directory}:/asset-output:z", image, "python",
+                   *_compileall_args("/asset-output", runtime_root)]
+    else:
+        return (f"RuntimeBundle: no Python {python_version} found (this Python is "
+                f"{_THIS_PYTHON}; no python{python_version} on PATH or in pyenv; no Docker "
+                f"daemon), so the Lambda assets are bundled without bytecode: they work, but each cold start "
+                f"compiles what it imports. Install Python {python_version} or start Docker to bundle bytecode.")
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=_COMPILE_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"RuntimeBundle: compiling bytecode failed ({exc}); the Lambda assets are bundled without it."
+    if run.returncode != 0:
+        tail = "\n".join((run.stderr or run.stdout).strip().splitlines()[-10:])
+        return (f"RuntimeBundle: compiling bytecode with {shlex.join(command[:2])}... failed (exit {run.returncode}); "
+                f"some modules have no bytecode:\n{tail}")
+    return None
 
 
 def _docker_script(target: _Target, pins: Sequence[Pin], install_dir: str, *,
@@ -421,4 +522,7 @@ def _docker_script(target: _Target, pins: Sequence[Pin], install_dir: str, *,
         steps.append(shlex.join(["python", "-m", "pip", *target.pip_args(), "--target", install_dir,
                                  *(str(p) for p in pins)]))
     steps.append(f"python -c {shlex.quote(script)}")
+    runtime_root = CODE_RUNTIME_ROOT if copy_runtime_to else LAYER_RUNTIME_ROOT
+    # The image's python is the functions' version; a compile failure leaves modules without bytecode, no more.
+    steps.append(f"({shlex.join(['python', *_compileall_args(install_dir, runtime_root)])} || true)")
     return " && ".join(steps)

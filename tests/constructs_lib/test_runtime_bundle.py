@@ -19,7 +19,8 @@ from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_lib import PropsError
-from constructs_lib.runtime_bundle import DEFAULT_SOURCE_DIR, RuntimeBundle, _bundled_files
+from constructs_lib import runtime_bundle
+from constructs_lib.runtime_bundle import DEFAULT_SOURCE_DIR, NO_BYTECODE_WARNING_ID, RuntimeBundle, _bundled_files
 from tests.constructs_lib.helpers import ACCOUNT, REGION, new_stack, resources, template_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,11 +172,16 @@ def test_docker_fallback_copies_the_same_files_as_local_bundling(runtime_copy: P
                             copy_runtime_to="/asset-output/runtime")
     assert "-m pip" not in script  # nothing to install without pins
     local_script = (script.replace("/asset-input", str(runtime_copy)).replace("/asset-output", str(output))
-                    .replace("python -c", f"{sys.executable} -B -c"))
+                    .replace("python -c", f"{sys.executable} -B -c")
+                    .replace("(python -m compileall", f"({sys.executable} -m compileall"))
     subprocess.run(["bash", "-c", local_script], check=True, timeout=60)
     copied = sorted(p.relative_to(output / "runtime").as_posix() for p in (output / "runtime").rglob("*")
-                    if p.is_file())
+                    if p.is_file() and "__pycache__" not in p.parts)
     assert copied == [rel for rel, _ in _bundled_files(runtime_copy)]
+    # Then compiled, by the image's python (here: this one), next to every module.
+    tag = sys.implementation.cache_tag
+    compiled = {p.relative_to(output / "runtime").as_posix() for p in (output / "runtime").rglob(f"*.{tag}.pyc")}
+    assert "identity.py" in copied and f"__pycache__/identity.{tag}.pyc" in compiled
 
 
 def test_lambda_pins_match_the_project_pins():
@@ -247,6 +253,52 @@ def test_requirements_file_must_live_in_the_source_dir(runtime_copy: Path, tmp_p
     assert err.value.problems == [
         f"requirements_file='{outside}': must be inside source_dir '{runtime_copy}' (the Docker fallback sees only "
         "that directory)"]
+
+
+# ---- bytecode ------------------------------------------------------------------------------------------------
+
+
+def _bundle_runtime_only(tmp_path: Path, runtime_copy: Path) -> tuple[Path, Stack]:
+    """Really bundle the code asset of a runtime copy whose requirements file pins nothing (no pip, no layer)."""
+    (runtime_copy / "requirements-lambda.txt").write_text("# nothing to install\n")
+    app = App(context=_bundling_context(), outdir=str(tmp_path / "cdk.out"))
+    stack = Stack(app, "Bundled", env=Environment(account=ACCOUNT, region=REGION))
+    _function(stack, RuntimeBundle(stack, "Bundle", source_dir=runtime_copy))
+    assembly = app.synth()
+    (fn,) = resources(template_of(stack), "AWS::Lambda::Function").values()
+    return Path(assembly.directory, "asset." + fn["Properties"]["Code"]["S3Key"].removesuffix(".zip")), stack
+
+
+def _warnings(stack: Stack) -> list[str]:
+    from aws_cdk.assertions import Annotations, Match
+
+    return [str(m.entry.data) for m in Annotations.from_stack(stack).find_warning("*", Match.any_value())]
+
+
+def test_bytecode_is_compiled_for_the_functions_python(tmp_path: Path, runtime_copy: Path):
+    python = runtime_bundle.bytecode_python("3.12")
+    if python is None:
+        pytest.skip("no Python 3.12 here (the no-interpreter case is the next test)")
+    code_dir, stack = _bundle_runtime_only(tmp_path, runtime_copy)
+    sources = {p for p in (code_dir / "runtime").rglob("*.py")}
+    compiled = {p for p in (code_dir / "runtime").rglob("*.pyc")}
+    assert sources and {p.name for p in compiled} == {f"{s.stem}.cpython-312.pyc" for s in sources}
+    assert all(p.parent.name == "__pycache__" for p in compiled)
+    # Unchecked hash-based .pyc (PEP 552): flags word 0b01, so the zip's mtimes never invalidate them.
+    assert {int.from_bytes(p.read_bytes()[4:8], "little") for p in compiled} == {1}
+    assert not [w for w in _warnings(stack) if "bytecode" in w]
+
+
+def test_without_an_interpreter_of_the_target_version_the_bundle_has_no_bytecode_and_a_warning(
+        tmp_path: Path, runtime_copy: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(runtime_bundle, "bytecode_python", lambda version: None)
+    monkeypatch.setattr(runtime_bundle, "docker_available", lambda: False)
+    code_dir, stack = _bundle_runtime_only(tmp_path, runtime_copy)
+    assert (code_dir / "runtime" / "identity.py").is_file()  # the synth still bundles
+    assert not list(code_dir.rglob("*.pyc"))
+    (warning,) = [w for w in _warnings(stack) if "bytecode" in w]
+    assert warning.startswith("RuntimeBundle: no Python 3.12 found") and "Install Python 3.12" in warning
+    assert NO_BYTECODE_WARNING_ID in warning
 
 
 # ---- real local bundling -------------------------------------------------------------------------------------
@@ -352,7 +404,17 @@ def test_local_bundling_builds_an_importable_lean_bundle(tmp_path: Path, monkeyp
         assert not (code_dir / absent).exists(), absent
     assert (layer_dir / "boto3").is_dir() and not (layer_dir / "bin").exists()
     everything = [*code_dir.rglob("*"), *layer_dir.rglob("*")]
-    assert not [p for p in everything if p.name in ("__pycache__", "tests") or p.suffix in (".pyc", ".pyo")]
+    assert not [p for p in everything if p.name == "tests" or p.suffix == ".pyo"]
+    # Bytecode: only the functions' Python's (cpython-312), only in __pycache__, when an interpreter was found.
+    bytecode = [p for p in everything if p.suffix == ".pyc"]
+    assert all(p.parent.name == "__pycache__" and p.name.endswith(".cpython-312.pyc") for p in bytecode)
+    python312 = runtime_bundle.bytecode_python("3.12")
+    if python312 is not None:
+        for package in (code_dir / "runtime", code_dir / "runtime" / "handlers", layer_dir / "boto3",
+                        layer_dir / "botocore"):
+            assert (package / "__pycache__" / "__init__.cpython-312.pyc").is_file(), package
+    else:
+        assert bytecode == []
     assert not [p.name for d in (code_dir, layer_dir) for p in d.iterdir() if FORBIDDEN_TOP_LEVEL.match(p.name)]
     # Built on this machine for arm64: anything compiled must be an aarch64 ELF (today everything is pure Python).
     for lib in (p for p in everything if p.suffix == ".so" or ".so." in p.name):
@@ -380,7 +442,43 @@ def test_local_bundling_builds_an_importable_lean_bundle(tmp_path: Path, monkeyp
     assert result["clients"] == ["S3Vectors", "BedrockAgentCore", "BedrockRuntime", "STS", "SQS"]
     assert sorted(result["missing"]) == sorted(
         ["strands", "numpy", "pydantic", "bedrock_agentcore", "runtime.integrations", "runtime.testing"])
-    assert not [p for p in code_dir.rglob("__pycache__")]
+    if python312 is not None:
+        _assert_imports_use_the_bundled_bytecode(python312, code_dir, layer_dir, tmp_path)
+
+
+COLD_IMPORT = r"""
+import importlib, json, sys
+code_dir, layer_dir = sys.argv[1], sys.argv[2]
+sys.path[:0] = [code_dir, layer_dir]
+handler = importlib.import_module("runtime.handlers.orchestrator")
+import boto3
+boto3.client("s3vectors", region_name="us-east-1")
+print(json.dumps({"cached": handler.__cached__, "dont_write_bytecode": sys.flags.dont_write_bytecode}))
+"""
+
+
+def _assert_imports_use_the_bundled_bytecode(python: str, code_dir: Path, layer_dir: Path, home: Path) -> None:
+    """A fresh Python 3.12 (as Lambda's: read-only code, no bytecode written) imports a handler and boto3 from the
+    bundle's .pyc files: `-v` names the file each module's code object came from."""
+    def files() -> set[Path]:
+        return {p for d in (code_dir, layer_dir) for p in d.rglob("*")}
+
+    before = files()
+    run = subprocess.run([python, "-I", "-S", "-B", "-v", "-c", COLD_IMPORT, str(code_dir), str(layer_dir)],
+                         capture_output=True, text=True, timeout=120,
+                         env={"PATH": os.environ.get("PATH", ""), "HOME": str(home), "AWS_CONFIG_FILE": os.devnull,
+                              "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["dont_write_bytecode"] == 1 and files() == before  # nothing written into the bundle
+    assert Path(result["cached"]) == code_dir / "runtime/handlers/__pycache__/orchestrator.cpython-312.pyc"
+    loaded = [line.removeprefix("# code object from ").strip("'") for line in run.stderr.splitlines()
+              if line.startswith("# code object from ")]
+    from_bundle = [Path(p) for p in loaded if p.startswith((str(code_dir), str(layer_dir)))]
+    from_source = [p for p in from_bundle if p.suffix != ".pyc"]
+    assert from_source == [], "modules compiled at import instead of loaded from the bundled bytecode"
+    assert sum(p.is_relative_to(code_dir / "runtime") for p in from_bundle) >= 5
+    assert sum(p.is_relative_to(layer_dir / "botocore") for p in from_bundle) >= 20
 
 
 def _bundling_context() -> dict:
