@@ -17,7 +17,8 @@ so the pinned SDK wins. ``bundle_aws_sdk=False`` drops the layer for accounts th
 
 Both assets carry bytecode compiled for the functions' Python (``__pycache__/*.cpython-3XX.pyc``, unchecked
 hash-based): Lambda's /var/task and /opt are read-only, so without it every cold start compiles each module it
-imports; and timestamp-based .pyc files would not match the mtimes the asset zip gives the sources. Compiling
+imports; and timestamp-based .pyc files would never match their sources, which the CDK CLI zips with the mtime
+1980-01-01. Compiling
 needs an interpreter of that version: this one, ``python3.X`` on PATH or in pyenv, else Docker (the SAM build
 image); without any, the assets are bundled without bytecode and the synth warns.
 
