@@ -1,8 +1,7 @@
 """Reusable L3 constructs of Agent Memory Mesh: import them into any CDK app."""
 
 from importlib.util import find_spec
-
-from runtime._version import package_version
+from typing import Any
 
 if find_spec("aws_cdk") is None or find_spec("constructs") is None:
     raise ModuleNotFoundError(
@@ -25,9 +24,6 @@ from .token_vending_machine import TokenVendingMachine
 from .validation import PropsError
 from .vector_memory_store import FILTERABLE_METADATA_KEYS, IVectorMemoryStore, VectorMemoryStore
 from .worker_access_role import WorkerAccessRole
-
-#: The installed agent-memory-mesh version (the same for ``runtime.__version__``).
-__version__ = package_version()
 
 __all__ = [
     "ACTOR_TAG",
@@ -54,3 +50,13 @@ __all__ = [
     "add_nag_packs",
     "tenant_actor_pattern",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``__version__``: the agent-memory-mesh version, read on first use (the same as ``runtime.__version__``)."""
+    if name == "__version__":
+        from runtime._version import package_version
+
+        globals()[name] = package_version()
+        return globals()[name]
+    raise AttributeError(f"module 'constructs_lib' has no attribute {name!r}")
