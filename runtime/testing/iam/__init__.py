@@ -10,15 +10,27 @@ from runtime.testing.iam.evaluate import (
     is_allowed,
 )
 from runtime.testing.iam.principals import Principal
+from runtime.testing.iam.sources import MissingRequestData
+from runtime.testing.iam.table import (
+    AuthorizationCheck,
+    UnknownOperation,
+    authorization_checks,
+    request_context,
+)
 
 __all__ = [
+    "AuthorizationCheck",
     "Decision",
+    "MissingRequestData",
     "PolicyError",
     "Principal",
     "Reason",
     "Request",
     "ResourcePolicyKind",
     "UndocumentedEvaluation",
+    "UnknownOperation",
+    "authorization_checks",
     "evaluate",
     "is_allowed",
+    "request_context",
 ]
