@@ -12,9 +12,11 @@ Source forms (interpreted by runtime/testing/iam/table.py):
   {"param_pairs": "Tags", "key": "Key", "value": "Value"}   a list of key/value structures, likewise
   {"param_keys": "tags"}      the keys of a map parameter
   {"param_true": "returnMetadata"}  "true" when the boolean parameter is true (conditions only)
-  {"resource_tags": True}     tags of the target resource (``resource_tags=`` argument)
-  {"stored": "namespace"}     a fact of the stored resource (``stored=`` argument), i.e. from the resource
+  {"from_resource": "tags"}     tags of the target resource (``resource_tags=`` argument)
+  {"from_resource": "namespace"}     a fact of the stored resource (``stored=`` argument), i.e. from the resource
   {"argument": "via_service"} a keyword argument of ``request_context`` (who calls on the principal's behalf)
+  {"constant": "DEFAULT"}     a fixed value
+  {"derived": "<name>", "params": [...]}  computed by runtime/testing/iam/table.py from the named parameters
   {"first": [source, ...]}    the first source that has a value
 """
 
@@ -30,8 +32,8 @@ SOURCE_ID = ("https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_te
 DDB_FGAC = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html"
 KMS_CONDITIONS = "https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html"
 
-RESOURCE_TAGS = {"aws:ResourceTag/${TagKey}": {"resource_tags": True}}
-S3V_TAGS = {**RESOURCE_TAGS, "s3vectors:VectorBucketTag/${TagKey}": {"stored": "vector_bucket_tags"}}
+RESOURCE_TAGS = {"aws:ResourceTag/${TagKey}": {"from_resource": "tags"}}
+S3V_TAGS = {**RESOURCE_TAGS, "s3vectors:VectorBucketTag/${TagKey}": {"from_resource": "vector_bucket_tags"}}
 REQUEST_TAGS = {"aws:RequestTag/${TagKey}": {"param_map": "tags"}, "aws:TagKeys": {"param_keys": "tags"}}
 
 # An index is named by its ARN or by bucket name plus index name ("To specify the vector index, you can
@@ -76,7 +78,7 @@ S3VECTORS: dict[str, Any] = {
             "resources": [{"type": "Index", "base_arn_param": "vectorBucketArn", "suffix": "/index/${IndexName}",
                            "placeholders": {"BucketName": {"param": "vectorBucketName"},
                                             "IndexName": {"param": "indexName"}}}],
-            "context": {**REQUEST_TAGS, "s3vectors:VectorBucketTag/${TagKey}": {"stored": "vector_bucket_tags"},
+            "context": {**REQUEST_TAGS, "s3vectors:VectorBucketTag/${TagKey}": {"from_resource": "vector_bucket_tags"},
                         "s3vectors:sseType": {"param": "encryptionConfiguration.sseType"},
                         "s3vectors:kmsKeyArn": {"param": "encryptionConfiguration.kmsKeyArn"}},
             "dependent_actions": [tag_on_create("CreateIndex")],
@@ -105,7 +107,7 @@ NAMESPACE_OR_PATH = {"bedrock-agentcore:namespace": {"param": "namespace"},
                      "bedrock-agentcore:namespacePath": {"param": "namespacePath"}}
 # GetMemoryRecord/DeleteMemoryRecord: botocore documents the optional "namespace" parameter as "used for IAM
 # condition key authorization"; without it the key can only come from the stored record.
-RECORD_NAMESPACE = {"bedrock-agentcore:namespace": {"first": [{"param": "namespace"}, {"stored": "namespace"}]}}
+RECORD_NAMESPACE = {"bedrock-agentcore:namespace": {"first": [{"param": "namespace"}, {"from_resource": "namespace"}]}}
 
 AGENTCORE: dict[str, Any] = {
     "prefix": "bedrock-agentcore",
@@ -186,7 +188,7 @@ STS: dict[str, Any] = {
                 "sts:ExternalId": {"param": "ExternalId"},
                 "sts:SourceIdentity": {"param": "SourceIdentity"},
                 "sts:RoleSessionName": {"param": "RoleSessionName"},
-                "iam:ResourceTag/${TagKey}": {"resource_tags": True},
+                "iam:ResourceTag/${TagKey}": {"from_resource": "tags"},
                 **RESOURCE_TAGS,
             },
             "dependent_actions": [

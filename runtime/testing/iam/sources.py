@@ -62,10 +62,10 @@ def read(source: Mapping[str, Any], inputs: Inputs) -> list[str] | dict[str, str
     if "param_pairs" in source:
         items = walk(inputs.params, source["param_pairs"] + "[]")
         return {scalar(item[source["key"]]): scalar(item[source["value"]]) for item in items} or None
-    if "resource_tags" in source:
+    if source.get("from_resource") == "tags":
         return dict(inputs.resource_tags) or None
-    if "stored" in source:
-        value = inputs.stored.get(source["stored"])
+    if "from_resource" in source:
+        value = inputs.stored.get(source["from_resource"])
         if value is None:
             return None
         if isinstance(value, Mapping):

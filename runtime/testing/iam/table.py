@@ -182,7 +182,7 @@ def _expand(entry: Mapping[str, Any], inputs: Inputs, what: str) -> list[Authori
             puts = [r["PutRequest"]["Item"] for r in requests if "PutRequest" in r]
             item_inputs = Inputs({"TableName": table}, inputs.resource_tags, inputs.stored, inputs.arguments)
             resource = resource_arn(entry["resources"][0], item_inputs, what)
-            context = _context({"context": {"aws:ResourceTag/${TagKey}": {"resource_tags": True}}}, inputs, what)
+            context = _context({"context": {"aws:ResourceTag/${TagKey}": {"from_resource": "tags"}}}, inputs, what)
             context["dynamodb:LeadingKeys"] = dynamodb.leading_keys(items, inputs.stored)
             context["dynamodb:Attributes"] = list(dict.fromkeys(name for item in puts for name in item))
             checks.append(AuthorizationCheck(entry["actions"][0]["action"], resource, context))
