@@ -223,7 +223,16 @@ def authorization_checks(
 
 
 def request_context(
-    service: str, operation: str, params: Mapping[str, Any], **options: Any
+    service: str,
+    operation: str,
+    params: Mapping[str, Any],
+    *,
+    resource_tags: Mapping[str, str] | None = None,
+    stored: Mapping[str, Any] | None = None,
+    region: str | None = None,
+    account: str | None = None,
+    partition: str = "aws",
+    via_service: str | None = None,
 ) -> tuple[list[str], str, ContextDict]:
     """The call's IAM actions, its one resource ARN and its condition context (see ``authorization_checks``).
 
@@ -231,7 +240,8 @@ def request_context(
     touches several resources or contexts (InvokeAgentRuntime, multi-table writes): use
     ``authorization_checks`` for those.
     """
-    checks = authorization_checks(service, operation, params, **options)
+    checks = authorization_checks(service, operation, params, resource_tags=resource_tags, stored=stored,
+                                  region=region, account=account, partition=partition, via_service=via_service)
     if not checks:
         return [], "*", {}
     resources = {check.resource for check in checks}
