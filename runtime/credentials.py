@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from runtime.contract import memory, rules
 from runtime.errors import AccessDeniedError, CredentialError, InvalidInputError, MemoryMeshError
 from runtime.identity import validate_actor_id, validate_tenant_id
 from runtime.settings import validate_region, validate_role_arn
 
-TENANT_TAG_KEY = "TenantID"
-ACTOR_TAG_KEY = "ActorID"
+TENANT_TAG_KEY = memory.TENANT_TAG
+ACTOR_TAG_KEY = memory.ACTOR_TAG
 SESSION_NAME_PREFIX = "mesh"
 #: Characters of the actor id kept in the role session name: "mesh-<tenant <= 40>-<actor[:16]>" <= 62 <= 64.
 SESSION_NAME_ACTOR_CHARS = 16
@@ -33,8 +34,6 @@ _ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
 # sts:AssumeRole DurationSeconds is 900-43200 (the role's MaxSessionDuration caps it further).
 _MIN_DURATION_S = 900
 _MAX_DURATION_S = 43200
-# sts:AssumeRole ExternalId: 2-1224 characters of [\w+=,.@:/-].
-_EXTERNAL_ID_RE = re.compile(r"[\w+=,.@:/-]{2,1224}")
 
 logger = logging.getLogger(__name__)
 
@@ -140,10 +139,10 @@ class TenantCredentialBroker:
         _check_number("max_sts_attempts", max_sts_attempts, 1, 10, integer=True)
         _check_number("retry_base_delay_s", retry_base_delay_s, 0, 60)
         _check_number("retry_max_delay_s", retry_max_delay_s, 0, 300)
-        if external_id is not None and not (isinstance(external_id, str) and _EXTERNAL_ID_RE.fullmatch(external_id)):
+        if external_id is not None and not rules.EXTERNAL_ID.matches(external_id):
             shown = f"<{len(external_id)} characters>" if isinstance(external_id, str) else external_id
             raise InvalidInputError(
-                "external_id", shown, "must be 2-1224 characters of letters, digits and _+=,.@:/- (sts:ExternalId)"
+                "external_id", shown, f"must be {rules.EXTERNAL_ID.sentence} (sts:ExternalId)"
             )
         self.duration_seconds = duration_seconds
         self.set_source_identity = set_source_identity

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
+from runtime.contract import memory
 from runtime.errors import (
     AccessDeniedError,
     InvalidInputError,
@@ -25,16 +26,12 @@ TITAN_TEXT_V2 = "amazon.titan-embed-text-v2:0"
 NOVA_MULTIMODAL_V2 = "amazon.nova-2-multimodal-embeddings-v1:0"
 
 #: Output sizes each model accepts (Titan ``dimensions``; Nova ``embeddingDimension``).
-MODEL_DIMENSIONS: dict[str, tuple[int, ...]] = {
-    TITAN_TEXT_V2: (256, 512, 1024),
-    NOVA_MULTIMODAL_V2: (256, 384, 1024, 3072),
-}
+MODEL_DIMENSIONS: dict[str, tuple[int, ...]] = memory.EMBEDDING_MODEL_DIMENSIONS
 # Both models hard-reject text longer than 50,000 characters (Titan V2 also caps input at 8,192 tokens;
 # Nova truncates at its 8K-token context when truncationMode is END).
 MAX_TEXT_CHARS = 50_000
 MAX_LOCAL_DIMENSION = 4096
 
-_GEO_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global.")
 _THROTTLED = frozenset(
     {"ThrottlingException", "ServiceUnavailableException", "ModelNotReadyException", "ServiceQuotaExceededException"}
 )
@@ -55,12 +52,7 @@ class Embedder(Protocol):
 
 def base_model_id(model_id: str) -> str:
     """Strip an ARN and a cross-Region inference-profile prefix: ``us.amazon.x:0`` -> ``amazon.x:0``."""
-    if model_id.startswith("arn:"):
-        model_id = model_id.rsplit("/", 1)[-1]
-    for prefix in _GEO_PREFIXES:
-        if model_id.startswith(prefix):
-            return model_id[len(prefix):]
-    return model_id
+    return memory.base_model_id(model_id)
 
 
 def allowed_dimensions(model_id: str) -> tuple[int, ...] | None:

@@ -16,44 +16,31 @@ None of the rules admits an IAM or namespace wildcard (``*``, ``?``, ``$``, ``{`
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.contract import memory, rules
+from runtime.contract.rules import Rule
 from runtime.errors import InvalidInputError
 
-TENANT_ID_MIN = 3
-TENANT_ID_MAX = 40
-INDEX_NAME_MAX = 63
-ACTOR_ID_MAX = 64
-SESSION_ID_MIN = 2
-SESSION_ID_MAX = 100
-AGENT_NAME_MAX = 64
+TENANT_ID_MIN = rules.TENANT_ID.min_len
+TENANT_ID_MAX = rules.TENANT_ID.max_len
+INDEX_NAME_MAX = memory.INDEX_NAME_MAX
+ACTOR_ID_MAX = rules.ACTOR_ID.max_len
+SESSION_ID_MIN = rules.SESSION_ID.min_len
+SESSION_ID_MAX = rules.SESSION_ID.max_len
+AGENT_NAME_MAX = rules.AGENT_NAME.max_len
 
-_TENANT_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
-_INDEX_PREFIX_RE = re.compile(r"[a-z0-9][a-z0-9.-]*")
-_ACTOR_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_DERIVED_ACTOR_RE = re.compile(r"[0-9a-f]{64}")
-# AgentCore allows '_' but not '.' or ':'; InvokeAgent allows '.' and ':' but not '_'.
-_SESSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
-_AGENT_RE = re.compile(r"[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*")
+_DERIVED_ACTOR_LENGTH = 64
 
-_TENANT_RULE = (
-    f"{TENANT_ID_MIN}-{TENANT_ID_MAX} characters of lowercase letters, digits and '-', "
-    "starting and ending with a letter or digit"
-)
-_ACTOR_RULE = (
-    f"1-{ACTOR_ID_MAX} characters of lowercase letters, digits, '-' and '_', "
-    "starting with a letter or digit"
-)
-_SESSION_RULE = (
-    f"{SESSION_ID_MIN}-{SESSION_ID_MAX} characters of letters, digits and '-', "
-    "starting with a letter or digit (fits AgentCore and Bedrock Agents session ids)"
-)
-_AGENT_RULE = (
-    f"1-{AGENT_NAME_MAX} characters of letters and digits, optionally separated by single '-' or '_'"
-)
+
+def _check(rule: Rule, value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(field, value, f"must be a string of {rule.sentence}")
+    if not rule.matches(value):
+        raise InvalidInputError(field, value, f"must be {rule.sentence}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -69,8 +56,8 @@ class Identity:
 
     @property
     def agentcore_actor_id(self) -> str:
-        """AgentCore Memory actor id ``<tenant>:<actor>``, so IAM conditions can scope by tenant prefix."""
-        return f"{self.tenant_id}:{self.actor_id}"
+        """AgentCore Memory actor id ``<tenant>:<actor>``, so IAM conditions can scope by tenant (and user)."""
+        return memory.agentcore_actor_id(self.tenant_id, self.actor_id)
 
 
 def _require_str(value: Any, field: str, rule: str) -> str:
@@ -80,60 +67,39 @@ def _require_str(value: Any, field: str, rule: str) -> str:
 
 
 def validate_index_prefix(value: Any, *, field: str = "index_prefix") -> str:
-    """Check an S3 Vectors index-name prefix: empty, or lowercase letters, digits, '-' and '.'."""
-    rule = "empty, or lowercase letters, digits, '-' and '.' starting with a letter or digit"
-    _require_str(value, field, rule)
-    if value and (len(value) > INDEX_NAME_MAX - TENANT_ID_MIN or not _INDEX_PREFIX_RE.fullmatch(value)):
-        raise InvalidInputError(
-            field, value, f"must be {rule}, at most {INDEX_NAME_MAX - TENANT_ID_MIN} characters"
-        )
-    return value
+    """Check an S3 Vectors index-name prefix (it starts every index name of the mesh)."""
+    return _check(rules.INDEX_PREFIX, value, field)
 
 
 def validate_tenant_id(value: Any, *, index_prefix: str = "", field: str = "tenant_id") -> str:
-    """Return ``value`` if it is a valid tenant id whose index name ``index_prefix + value`` fits S3 Vectors."""
-    _require_str(value, field, _TENANT_RULE)
-    if not (TENANT_ID_MIN <= len(value) <= TENANT_ID_MAX) or not _TENANT_RE.fullmatch(value):
-        raise InvalidInputError(field, value, f"must be {_TENANT_RULE}")
+    """Return ``value`` if it is a valid tenant id whose index names ``<index_prefix><tenant>.<user>`` fit S3 Vectors."""
+    _check(rules.TENANT_ID, value, field)
     if index_prefix:
         validate_index_prefix(index_prefix)
-    if len(index_prefix) + len(value) > INDEX_NAME_MAX:
-        raise InvalidInputError(
-            field,
-            value,
-            f"index name {index_prefix + value!r} must be at most {INDEX_NAME_MAX} characters "
-            f"(S3 Vectors index names are 3-{INDEX_NAME_MAX})",
-        )
+        problem = memory.index_name_problem(index_prefix, value)
+        if problem is not None:
+            raise InvalidInputError(field, value, problem)
     return value
 
 
 def validate_actor_id(value: Any, *, field: str = "actor_id") -> str:
     """Return ``value`` if it is a valid actor id (a derived hash, or an id chosen by trusted service code)."""
-    _require_str(value, field, _ACTOR_RULE)
-    if not (1 <= len(value) <= ACTOR_ID_MAX) or not _ACTOR_RE.fullmatch(value):
-        raise InvalidInputError(field, value, f"must be {_ACTOR_RULE}")
-    return value
+    return _check(rules.ACTOR_ID, value, field)
 
 
 def validate_session_id(value: Any, *, field: str = "session_id") -> str:
     """Return ``value`` if it is valid as both an AgentCore Memory and a Bedrock Agents session id."""
-    _require_str(value, field, _SESSION_RULE)
-    if not (SESSION_ID_MIN <= len(value) <= SESSION_ID_MAX) or not _SESSION_RE.fullmatch(value):
-        raise InvalidInputError(field, value, f"must be {_SESSION_RULE}")
-    return value
+    return _check(rules.SESSION_ID, value, field)
 
 
 def validate_agent_name(value: Any, *, field: str = "agent") -> str:
     """Return ``value`` if it is a valid agent name (also a valid Bedrock agent name)."""
-    _require_str(value, field, _AGENT_RULE)
-    if not (1 <= len(value) <= AGENT_NAME_MAX) or not _AGENT_RE.fullmatch(value):
-        raise InvalidInputError(field, value, f"must be {_AGENT_RULE}")
-    return value
+    return _check(rules.AGENT_NAME, value, field)
 
 
 def is_derived_actor_id(value: str) -> bool:
     """True when ``value`` has the shape of :func:`actor_id_from_claims` output."""
-    return bool(_DERIVED_ACTOR_RE.fullmatch(value))
+    return len(value) == _DERIVED_ACTOR_LENGTH and all(c in "0123456789abcdef" for c in value)
 
 
 def _claim(claims: Mapping[str, Any], name: str) -> str:

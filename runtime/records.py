@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-#: Kinds of long-term memory. S3 Vectors stores them in the filterable ``type`` key;
-#: AgentCore keeps them in the summary / fact / preference namespaces.
-MEMORY_KINDS = ("summary", "fact", "preference", "turn", "note")
+from runtime.contract.memory import MEMORY_KINDS
+
+__all__ = ["MEMORY_KINDS", "DeleteReport", "MemoryBackend", "MemoryQuery", "MemoryRecord"]
 
 
 @dataclass(frozen=True)

@@ -76,12 +76,12 @@ class AgentRef:
         return agent if len(problems) == before else None
 
     @classmethod
-    def parse(cls, value: Any, field_name: str) -> AgentRef:
+    def parse(cls, value: Any, field: str) -> AgentRef:  # noqa: A002 - the name every caller uses
         """Read the JSON form; raise the runtime's InvalidInputError naming every problem."""
         from runtime.errors import InvalidInputError
 
         problems = Problems()
-        agent = cls.read(value, field_name, problems)
+        agent = cls.read(value, field, problems)
         problems.raise_if_any(InvalidInputError.from_problems)
         assert agent is not None
         return agent

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from runtime.errors import InvalidInputError, UpstreamError, UpstreamTimeoutError
+from runtime.contract.agents import AGENTCORE_RUNTIME, BEDROCK_AGENT, AgentRef
+from runtime.errors import UpstreamError, UpstreamTimeoutError
 from runtime.handlers._http import public
 from runtime.identity import Identity
 from runtime.records import MemoryRecord
@@ -47,8 +48,6 @@ __all__ = [
     "split_handoff",
 ]
 
-BEDROCK_AGENT = "bedrock-agent"
-AGENTCORE_RUNTIME = "agentcore-runtime"
 #: Bytes of memory block handed to an agent (the structured records repeat the same entries).
 MEMORY_BUDGET_BYTES = 4000
 #: Worker access credentials: sts:AssumeRole's minimum duration, refreshed two minutes before expiry.
@@ -60,12 +59,6 @@ AGENT_CONNECT_TIMEOUT_S = 3
 #: Largest AgentCore Runtime answer read (the rest is dropped; memory turns are capped at 100,000 characters).
 MAX_RUNTIME_RESPONSE_BYTES = 1024 * 1024
 
-_AGENT_ID_RE = re.compile(r"[0-9a-zA-Z]{10}")
-_ALIAS_ID_RE = re.compile(r"TSTALIASID|[0-9a-zA-Z]{10}")
-_RUNTIME_ARN_RE = re.compile(
-    r"arn:aws(?:-[a-z]+)*:bedrock-agentcore:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"runtime/[a-zA-Z][a-zA-Z0-9_]{0,99}-[a-zA-Z0-9]{10}"
-)
 # The delegation signal: a line "HANDOFF: <worker-name>" in the supervisor's answer.
 _HANDOFF_RE = re.compile(r"^[ \t]*HANDOFF:[ \t]*([A-Za-z0-9][A-Za-z0-9_-]*)[ \t]*\r?$", re.MULTILINE)
 _TEXT_KEYS = ("response", "result", "output", "text", "message", "content", "completion", "data")
@@ -73,64 +66,6 @@ _TIMEOUT_CODES = frozenset({"ModelTimeoutException", "RequestTimeout", "RequestT
 
 
 # -- configuration -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AgentRef:
-    """An agent to invoke: a Bedrock Agent (id + alias) or an AgentCore Runtime (ARN)."""
-
-    kind: str
-    agent_id: str | None = None
-    alias_id: str | None = None
-    runtime_arn: str | None = None
-
-    @classmethod
-    def parse(cls, value: Any, *, field: str) -> AgentRef:
-        """Read ``{"type": "bedrock-agent", "agent_id", "alias_id"}`` or ``{"type": "agentcore-runtime",
-        "runtime_arn"}`` (a mapping, or its compact JSON text)."""
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise InvalidInputError(field, f"<{len(value)} characters>", "must be a JSON object") from None
-        if not isinstance(value, Mapping):
-            raise InvalidInputError(field, f"<{type(value).__name__}>", "must be an object with a 'type'")
-        kind = value.get("type")
-        allowed = {BEDROCK_AGENT: ("type", "agent_id", "alias_id"), AGENTCORE_RUNTIME: ("type", "runtime_arn")}
-        if kind not in allowed:
-            raise InvalidInputError(f"{field}.type", kind, f"must be {BEDROCK_AGENT!r} or {AGENTCORE_RUNTIME!r}")
-        unknown = sorted(str(key) for key in value if key not in allowed[kind])
-        if unknown:
-            raise InvalidInputError(f"{field}.{unknown[0]}", "<present>", f"is not a field of a {kind} agent")
-        if kind == BEDROCK_AGENT:
-            agent_id, alias_id = value.get("agent_id"), value.get("alias_id")
-            if not isinstance(agent_id, str) or not _AGENT_ID_RE.fullmatch(agent_id):
-                rule = "must be a Bedrock agent id (10 letters or digits)"
-                raise InvalidInputError(f"{field}.agent_id", agent_id, rule)
-            if not isinstance(alias_id, str) or not _ALIAS_ID_RE.fullmatch(alias_id):
-                rule = "must be a Bedrock agent alias id (10 letters or digits, or TSTALIASID)"
-                raise InvalidInputError(f"{field}.alias_id", alias_id, rule)
-            return cls(kind=kind, agent_id=agent_id, alias_id=alias_id)
-        runtime_arn = value.get("runtime_arn")
-        if not isinstance(runtime_arn, str) or not _RUNTIME_ARN_RE.fullmatch(runtime_arn):
-            raise InvalidInputError(
-                f"{field}.runtime_arn", runtime_arn,
-                "must be an AgentCore Runtime ARN arn:aws:bedrock-agentcore:<region>:<account>:runtime/<name>-<id>",
-            )
-        return cls(kind=kind, runtime_arn=runtime_arn)
-
-    @property
-    def service_name(self) -> str:
-        """The boto3 service that invokes this agent."""
-        return "bedrock-agent-runtime" if self.kind == BEDROCK_AGENT else "bedrock-agentcore"
-
-    def region(self, default: str) -> str:
-        """The Region to call: the runtime ARN's own, else ``default``."""
-        if self.runtime_arn:
-            found = _RUNTIME_ARN_RE.fullmatch(self.runtime_arn)
-            if found:
-                return found["region"]
-        return default
 
 
 # -- time budget ---------------------------------------------------------------------------------------------

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from runtime.contract import rules
+from runtime.contract.agents import WorkerRef
+from runtime.contract.environment import ENV, WORKERS_FILE
+from runtime.contract.problems import Problems
 from runtime.errors import AccessDeniedError, InvalidInputError, MemoryMeshError, NotFoundError
-from runtime.handlers._agents import AgentRef
-from runtime.identity import validate_agent_name, validate_tenant_id
-from runtime.settings import validate_region, validate_role_arn
 
 __all__ = [
     "DEFAULT_WORKERS_FILE",
@@ -30,40 +29,21 @@ __all__ = [
     "validate_worker_name",
 ]
 
-DEFAULT_WORKERS_FILE = "/opt/mesh/workers.json"
-#: Worker names as the deployment config allows them (constructs_lib.naming.WORKER_NAME_PATTERN).
-_WORKER_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,23}")
-_WORKER_NAME_RULE = "1-24 characters of lowercase letters, digits and '-', starting with a letter"
-# sts:AssumeRole ExternalId: 2-1224 characters of [\w+=,.@:/-].
-_EXTERNAL_ID_RE = re.compile(r"[\w+=,.@:/-]{2,1224}")
-_FIELDS = ("name", "role_arn", "external_id", "region", "agent", "allowed_tenants")
+DEFAULT_WORKERS_FILE = WORKERS_FILE
+#: A worker of the registry: the contract's worker reference.
+WorkerSpec = WorkerRef
 
 
 class WorkersFileError(MemoryMeshError):
     """The workers file is unreadable or invalid (an operator error: callers get a generic 500)."""
 
 
-@dataclass(frozen=True)
-class WorkerSpec:
-    """One worker: its access role (with external id), Region, agent and the tenants it may serve."""
-
-    name: str
-    role_arn: str
-    external_id: str
-    region: str
-    agent: AgentRef
-    allowed_tenants: frozenset[str]
-
-    def allows(self, tenant_id: str) -> bool:
-        return tenant_id in self.allowed_tenants
-
-
 def validate_worker_name(value: Any, *, field: str = "worker") -> str:
     """Return ``value`` if it is a valid worker name."""
-    if not isinstance(value, str) or not _WORKER_NAME_RE.fullmatch(value):
+    if not rules.WORKER_NAME.matches(value):
         shown = value if isinstance(value, str) else f"<{type(value).__name__}>"
-        raise InvalidInputError(field, shown, f"must be a worker name: {_WORKER_NAME_RULE}")
-    return validate_agent_name(value, field=field)
+        raise InvalidInputError(field, shown, f"must be a worker name: {rules.WORKER_NAME.sentence}")
+    return value  # type: ignore[no-any-return]
 
 
 class WorkerRegistry:
@@ -98,48 +78,20 @@ class WorkerRegistry:
         """Validate a decoded workers file; WorkersFileError lists every problem."""
         if not isinstance(raw, list):
             raise WorkersFileError(f"{source}: must be a JSON list of workers, got {type(raw).__name__}")
-        problems: list[str] = []
-        workers: dict[str, WorkerSpec] = {}
+        problems = Problems()
+        workers: dict[str, WorkerRef] = {}
         for index, entry in enumerate(raw):
             where = f"{source}[{index}]"
-            try:
-                worker = _parse_worker(entry, where)
-            except InvalidInputError as error:
-                problems.append(error.message)
+            worker = WorkerRef.read(entry, where, problems)
+            if worker is None:
                 continue
             if worker.name in workers:
-                problems.append(f"{where}.name={worker.name!r} is invalid: names must be unique")
+                problems.add(f"{where}.name", worker.name, "must be unique among the workers")
                 continue
             workers[worker.name] = worker
         if problems:
-            raise WorkersFileError(f"{source} has {len(problems)} problem(s): " + "; ".join(problems))
+            raise WorkersFileError(f"{source} has {len(problems)} problem(s): " + "; ".join(problems.lines))
         return cls(workers)
-
-
-def _parse_worker(entry: Any, where: str) -> WorkerSpec:
-    if not isinstance(entry, Mapping):
-        raise InvalidInputError(where, f"<{type(entry).__name__}>", "must be an object")
-    unknown = sorted(str(key) for key in entry if key not in _FIELDS)
-    if unknown:
-        raise InvalidInputError(f"{where}.{unknown[0]}", "<present>", f"is not a worker field; fields are {_FIELDS}")
-    name = validate_worker_name(entry.get("name"), field=f"{where}.name")
-    external_id = entry.get("external_id")
-    if not isinstance(external_id, str) or not _EXTERNAL_ID_RE.fullmatch(external_id):
-        raise InvalidInputError(f"{where}.external_id", "<redacted>", "must be 2-1224 characters of [\\w+=,.@:/-]")
-    tenants = entry.get("allowed_tenants")
-    if not isinstance(tenants, list):
-        shown = f"<{type(tenants).__name__}>"
-        raise InvalidInputError(f"{where}.allowed_tenants", shown, "must be a list of tenant ids")
-    return WorkerSpec(
-        name=name,
-        role_arn=validate_role_arn(entry.get("role_arn"), field=f"{where}.role_arn"),
-        external_id=external_id,
-        region=validate_region(entry.get("region"), field=f"{where}.region"),
-        agent=AgentRef.parse(entry.get("agent"), field=f"{where}.agent"),
-        allowed_tenants=frozenset(
-            validate_tenant_id(tenant, field=f"{where}.allowed_tenants[{i}]") for i, tenant in enumerate(tenants)
-        ),
-    )
 
 
 _cache_lock = threading.Lock()
@@ -149,7 +101,7 @@ _cache: dict[str, WorkerRegistry] = {}
 def load_workers(path: str | None = None) -> WorkerRegistry:
     """The registry in ``path`` (default ``MESH_WORKERS_FILE``, then /opt/mesh/workers.json), read and validated
     once per container; a missing file is an empty registry."""
-    path = path or os.environ.get("MESH_WORKERS_FILE") or DEFAULT_WORKERS_FILE
+    path = path or os.environ.get(ENV.WORKERS_FILE) or DEFAULT_WORKERS_FILE
     with _cache_lock:
         cached = _cache.get(path)
     if cached is not None:

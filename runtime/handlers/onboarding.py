@@ -46,7 +46,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     check_fields(request.body, ("tenant_id",), where="payload")
     settings = load_settings()
     tenant_id = validate_tenant_id(request.body.get("tenant_id"), index_prefix=settings.index_prefix)
-    index_name = settings.index_name(tenant_id)
+    index_name = settings.index_prefix + validate_tenant_id(tenant_id, index_prefix=settings.index_prefix)
     client = own_client("s3vectors", settings.region)
     store = admin_vector_store(settings)
     created = store.create_tenant_index(

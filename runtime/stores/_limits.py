@@ -22,28 +22,26 @@ from runtime.identity import (
     validate_session_id,
     validate_tenant_id,
 )
+from runtime.contract import memory
 from runtime.records import MEMORY_KINDS, MemoryQuery, MemoryRecord
 
-# Amazon S3 Vectors limits (S3 User Guide, "Limitations and restrictions"; botocore s3vectors model).
-MAX_VECTORS_PER_PUT = 500
-MAX_KEYS_PER_DELETE = 500
-MAX_TOP_K = 100
-MAX_LIST_PAGE = 1000
-MAX_DIMENSION = 4096
-MAX_VECTOR_KEY_CHARS = 1024
-MAX_METADATA_BYTES = 40 * 1024
-MAX_FILTERABLE_METADATA_BYTES = 2 * 1024
-MAX_METADATA_KEYS = 50
+# Amazon S3 Vectors limits (the shared contract).
+MAX_VECTORS_PER_PUT = memory.S3VECTORS.MAX_VECTORS_PER_PUT
+MAX_KEYS_PER_DELETE = memory.S3VECTORS.MAX_KEYS_PER_DELETE
+MAX_TOP_K = memory.S3VECTORS.MAX_TOP_K
+MAX_LIST_PAGE = memory.S3VECTORS.MAX_LIST_PAGE
+MAX_DIMENSION = memory.S3VECTORS.MAX_DIMENSION
+MAX_VECTOR_KEY_CHARS = memory.S3VECTORS.MAX_VECTOR_KEY_CHARS
+MAX_METADATA_BYTES = memory.S3VECTORS.MAX_METADATA_BYTES
+MAX_FILTERABLE_METADATA_BYTES = memory.S3VECTORS.MAX_FILTERABLE_METADATA_BYTES
+MAX_METADATA_KEYS = memory.S3VECTORS.MAX_METADATA_KEYS
 
-#: Filterable metadata keys (DESIGN.md data model); ``content`` is the one non-filterable key.
-FILTERABLE_KEYS = ("actor", "agent", "session", "type", "stored_at")
+FILTERABLE_KEYS = memory.FILTERABLE_METADATA_KEYS
 CONTENT_KEY = "content"
-NON_FILTERABLE_KEYS = (CONTENT_KEY,)
+NON_FILTERABLE_KEYS = memory.NON_FILTERABLE_METADATA_KEYS
 
-DEFAULT_CONTENT_MAX_BYTES = 16384
-#: Content may use what the 40 KB metadata budget leaves after 2 KB of filterable metadata and 2 KB of
-#: JSON quoting headroom (the same bound as ``runtime.settings``).
-MAX_CONTENT_BYTES = 36 * 1024
+DEFAULT_CONTENT_MAX_BYTES = memory.DEFAULT_CONTENT_MAX_BYTES
+MAX_CONTENT_BYTES = memory.MAX_CONTENT_BYTES
 MAX_CALLER_KEY_CHARS = 256
 
 

@@ -9,7 +9,6 @@ DESIGN.md: ``/summaries/{actorId}/{sessionId}/``, ``/facts/{actorId}/`` and ``/p
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from runtime.contract import memory, rules
 from runtime.errors import (
     AccessDeniedError,
     InvalidInputError,
@@ -46,32 +46,23 @@ __all__ = ["AgentCoreMemoryBackend", "actor_namespaces"]
 
 logger = logging.getLogger(__name__)
 
-#: Long-term namespaces per memory kind ("{actorId}" is ``<tenant>:<actor>``). Retrieval uses
-#: ``namespacePath`` (hierarchical: the path and everything under it) because ``namespace`` is an exact
-#: match in the current API and summaries sit one level down, per session.
-NAMESPACE_TEMPLATES = {
-    "summary": "/summaries/{actorId}/",
-    "fact": "/facts/{actorId}/",
-    "preference": "/preferences/{actorId}/",
-}
+#: Long-term namespaces per memory kind (the shared contract). Retrieval uses ``namespacePath``
+#: (hierarchical: the path and everything under it) because ``namespace`` is an exact match in the current
+#: API and summaries sit one level down, per session.
+NAMESPACE_TEMPLATES = memory.NAMESPACE_TEMPLATES
 ROLES = ("USER", "ASSISTANT", "TOOL", "OTHER")
 
-# AgentCore Memory limits (botocore bedrock-agentcore model).
-MAX_TURN_CHARS = 100_000  # Conversational content.text
-MAX_SEARCH_QUERY_CHARS = 10_000  # SearchCriteria.searchQuery
-MAX_PAGE = 100  # maxResults of ListEvents / ListSessions / ListMemoryRecords / RetrieveMemoryRecords
-MAX_BATCH_DELETE = 100  # BatchDeleteMemoryRecords.records
-_MEMORY_ID_RE = re.compile(
-    r"(arn:(aws|aws-cn|aws-us-gov):bedrock-agentcore:[a-z0-9-]+:[0-9]{12}:memory/)?"
-    r"[a-zA-Z][a-zA-Z0-9-_]{0,99}-[a-zA-Z0-9]{10}"
-)
+MAX_TURN_CHARS = memory.AGENTCORE.MAX_TURN_CHARS
+MAX_SEARCH_QUERY_CHARS = memory.AGENTCORE.MAX_SEARCH_QUERY_CHARS
+MAX_PAGE = memory.AGENTCORE.MAX_PAGE
+MAX_BATCH_DELETE = memory.AGENTCORE.MAX_BATCH_RECORDS
 _THROTTLED = {"ThrottledException", "ThrottlingException", "ServiceQuotaExceededException"}
 _INVALID = {"ValidationException", "InvalidInputException"}
 
 
 def actor_namespaces(agentcore_actor_id: str) -> dict[str, str]:
     """The actor's long-term namespace per memory kind."""
-    return {kind: template.format(actorId=agentcore_actor_id) for kind, template in NAMESPACE_TEMPLATES.items()}
+    return memory.actor_namespaces(agentcore_actor_id)
 
 
 class AgentCoreMemoryBackend:
@@ -90,7 +81,7 @@ class AgentCoreMemoryBackend:
         memory_id: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not isinstance(memory_id, str) or not _MEMORY_ID_RE.fullmatch(memory_id):
+        if not rules.MEMORY_ID.matches(memory_id):
             raise InvalidInputError(
                 "memory_id", memory_id, "must be an AgentCore Memory id such as 'mesh_memory-AbCdE12345' or its ARN"
             )

@@ -134,7 +134,7 @@ class LocalMemoryStore(DraftWriter):
         *,
         content_max_bytes: int = DEFAULT_CONTENT_MAX_BYTES,
         clock: Callable[[], float] = time.time,
-        index_prefix: str = "",
+        index_prefix: str = "tenant-",
         index_dimension: int | None = None,
     ) -> None:
         self.dimension = validate_dimension(getattr(embedder, "dimension", None), index_dimension)

@@ -168,7 +168,7 @@ def test_invalid_workers_file_lists_every_problem_without_external_ids(tmp_path)
     with pytest.raises(WorkersFileError) as info:
         WorkerRegistry.parse(document, source="workers.json")
     message = info.value.message
-    assert "4 problem(s)" in message
+    assert "6 problem(s)" in message
     for needle in ("workers.json[0].role_arn", "workers.json[1].external_id", "allowed_tenants[0]", "[3].colour"):
         assert needle in message
     assert "mesh:support" not in message

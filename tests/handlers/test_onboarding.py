@@ -8,12 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runtime.stores._limits import NON_FILTERABLE_KEYS
 from runtime.handlers import onboarding
 from tests.handlers.lambda_events import api_event, claims_for
 
 BUCKET = "mesh-test-bucket"
 KMS_KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-TENANT_RULE = "3-40 characters of lowercase letters, digits and '-', starting and ending with a letter or digit"
+TENANT_RULE = "3-40 lowercase letters, digits and '-', starting and ending with a letter or digit"
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
@@ -43,7 +44,7 @@ def test_onboarding_creates_the_index_once_and_then_reports_it_exists(aws, env, 
     assert list(indexes) == ["tenant-newco"]
     index = indexes["tenant-newco"]
     assert (index.dimension, index.distance_metric, index.data_type) == (256, "cosine", "float32")
-    assert index.non_filterable_keys == ("content",)
+    assert index.non_filterable_keys == NON_FILTERABLE_KEYS
 
 
 def test_the_index_is_encrypted_with_the_configured_kms_key(aws, env, lambda_context, monkeypatch):
@@ -70,11 +71,11 @@ def test_invalid_tenant_ids_are_rejected_with_the_rule(aws, env, lambda_context,
     assert _indexes(aws) == {}
 
 
-def test_a_tenant_whose_index_name_would_exceed_63_characters_is_rejected(aws, env, lambda_context, monkeypatch):
-    monkeypatch.setenv("MESH_INDEX_PREFIX", "p" * 30 + "-")
+def test_a_tenant_whose_index_names_would_exceed_63_characters_is_rejected(aws, env, lambda_context, monkeypatch):
+    monkeypatch.setenv("MESH_INDEX_PREFIX", "p" * 19 + "-")
     answer = onboarding.handler({"tenant_id": "t" * 40}, lambda_context)
     assert answer["statusCode"] == 400
-    assert "must be at most 63 characters" in answer["error"]["message"]
+    assert "must be at most 49 characters" in answer["error"]["message"]
 
 
 @pytest.mark.parametrize(

@@ -24,13 +24,13 @@ from runtime.identity import (
 )
 
 TENANT_RULE = (
-    "must be 3-40 characters of lowercase letters, digits and '-', starting and ending with a letter or digit"
+    "must be 3-40 lowercase letters, digits and '-', starting and ending with a letter or digit"
 )
 ACTOR_RULE = (
-    "must be 1-64 characters of lowercase letters, digits, '-' and '_', starting with a letter or digit"
+    "must be 1-64 lowercase letters, digits, '-' and '_', starting with a letter or digit"
 )
 SESSION_RULE = (
-    "must be 2-100 characters of letters, digits and '-', starting with a letter or digit "
+    "must be 2-100 letters, digits and '-', starting with a letter or digit "
     "(fits AgentCore and Bedrock Agents session ids)"
 )
 WILDCARDS = "*?${}"
@@ -103,18 +103,18 @@ def test_invalid_tenant_ids_name_field_value_and_rule(tenant):
 def test_non_string_tenant_is_rejected(value):
     with pytest.raises(InvalidInputError) as err:
         validate_tenant_id(value)
-    assert str(err.value) == f"tenant_id={value!r} is invalid: must be a string of 3-40 characters of lowercase " \
+    assert str(err.value) == f"tenant_id={value!r} is invalid: must be a string of 3-40 lowercase " \
         "letters, digits and '-', starting and ending with a letter or digit"
 
 
-def test_tenant_must_leave_the_index_name_within_63_characters():
-    prefix = "memory-mesh-tenant-index-"  # 25 characters
-    assert validate_tenant_id("a" * 38, index_prefix=prefix) == "a" * 38
+def test_tenant_must_leave_room_for_the_user_part_of_index_names():
+    prefix = "memory-mesh-tenant."  # 19 characters: tenants of up to 30 leave 13 for the user part
+    assert validate_tenant_id("a" * 30, index_prefix=prefix) == "a" * 30
     with pytest.raises(InvalidInputError) as err:
-        validate_tenant_id("a" * 39, index_prefix=prefix)
+        validate_tenant_id("a" * 31, index_prefix=prefix)
     assert str(err.value) == (
-        f"tenant_id={'a' * 39!r} is invalid: index name '{prefix}{'a' * 39}' must be at most 63 characters "
-        "(S3 Vectors index names are 3-63)"
+        f"tenant_id={'a' * 31!r} is invalid: index_prefix '{prefix}' and tenant id together must be at most 49 "
+        "characters, so the index '<prefix><tenant>.<user>' fits S3 Vectors' 63 characters"
     )
 
 
@@ -122,11 +122,12 @@ def test_invalid_index_prefix_is_named():
     with pytest.raises(InvalidInputError) as err:
         validate_tenant_id("acme", index_prefix="Mem_")
     assert str(err.value) == (
-        "index_prefix='Mem_' is invalid: must be empty, or lowercase letters, digits, '-' and '.' starting "
-        "with a letter or digit, at most 60 characters"
+        "index_prefix='Mem_' is invalid: must be 1-20 lowercase letters, digits, '-' or '.', starting "
+        "with a letter or digit"
     )
     assert validate_index_prefix("mesh.v1-") == "mesh.v1-"
-    assert validate_index_prefix("") == ""
+    with pytest.raises(InvalidInputError):
+        validate_index_prefix("")
 
 
 @settings(max_examples=400, deadline=None)
@@ -218,7 +219,7 @@ def test_invalid_agent_names(agent):
     with pytest.raises(InvalidInputError) as err:
         validate_agent_name(agent)
     assert str(err.value) == (
-        f"agent={shown(agent)} is invalid: must be 1-64 characters of letters and digits, optionally separated by "
+        f"agent={shown(agent)} is invalid: must be 1-64 letters and digits, optionally separated by "
         "single '-' or '_'"
     )
 
@@ -291,7 +292,7 @@ def test_bad_claims_name_the_claim(claims, message):
 def test_tenant_claim_must_fit_the_index_prefix():
     claims = {"iss": ISSUER, "sub": "u", "tenant": "t" * 40}
     with pytest.raises(InvalidInputError) as err:
-        identity_from_claims(claims, tenant_claim="tenant", index_prefix="p" * 24)
+        identity_from_claims(claims, tenant_claim="tenant", index_prefix="p" * 20)
     assert err.value.field == "claims.tenant"
 
 
@@ -307,7 +308,7 @@ def test_identity_construction_validates():
 def test_trusted_identity_checks_the_index_prefix():
     assert trusted_identity("acme", "svc-forget") == Identity("acme", "svc-forget")
     with pytest.raises(InvalidInputError) as err:
-        trusted_identity("t" * 40, "svc", index_prefix="p" * 24)
+        trusted_identity("t" * 40, "svc", index_prefix="p" * 20)
     assert err.value.field == "tenant_id"
 
 

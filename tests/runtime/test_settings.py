@@ -32,6 +32,7 @@ MINIMAL_ENV = {
     "MESH_VECTOR_BUCKET": "mesh-vectors",
     "MESH_MEMORY_ID": MEMORY_ID,
     "MESH_TVM_ROLE_ARN": ROLE_ARN,
+    "MESH_INDEX_PREFIX": "tenant-",
 }
 
 
@@ -46,18 +47,20 @@ def test_reads_every_variable():
         embedding_model_id="eu.amazon.nova-2-multimodal-embeddings-v1:0",
         memory_id=MEMORY_ID,
         tvm_role_arn=ROLE_ARN,
+        isolation="user",
         summary_model_id="eu.amazon.nova-pro-v1:0",
         summary_queue_url=QUEUE_URL,
         retention_days=30,
         content_max_bytes=8192,
     )
-    assert settings.index_name("acme") == "mem-acme"
+    assert settings.user_index_name("acme", "a" * 64).startswith("mem-acme.")
 
 
 def test_defaults_for_optional_variables():
     settings = MemorySettings.from_env(MINIMAL_ENV)
     assert settings.region == "us-east-1"  # from AWS_REGION, which Lambda sets
-    assert settings.index_prefix == ""
+    assert settings.isolation == "user"
+    assert settings.state_table_name is None
     assert settings.embedding_dimension == 1024
     assert settings.distance_metric == "cosine"
     assert settings.embedding_model_id == "amazon.titan-embed-text-v2:0"
@@ -75,17 +78,18 @@ def test_region_precedence():
 
 
 def test_blank_values_count_as_missing():
-    settings = MemorySettings.from_env(MINIMAL_ENV | {"MESH_SUMMARY_QUEUE_URL": "  ", "MESH_INDEX_PREFIX": ""})
-    assert settings.summary_queue_url is None and settings.index_prefix == ""
+    settings = MemorySettings.from_env(MINIMAL_ENV | {"MESH_SUMMARY_QUEUE_URL": "  ", "MESH_STATE_TABLE": ""})
+    assert settings.summary_queue_url is None and settings.state_table_name is None
 
 
 @pytest.mark.parametrize(
     ("missing", "message"),
     [
-        ("MESH_VECTOR_BUCKET", "MESH_VECTOR_BUCKET=None is invalid: is required: an S3 Vectors bucket name"),
-        ("MESH_MEMORY_ID", "MESH_MEMORY_ID=None is invalid: is required: an AgentCore Memory id"),
-        ("MESH_TVM_ROLE_ARN", "MESH_TVM_ROLE_ARN=None is invalid: is required: the token vending machine role ARN"),
-        ("AWS_REGION", "MESH_REGION=None is invalid: is required: the AWS Region of the memory home"),
+        ("MESH_VECTOR_BUCKET", "MESH_VECTOR_BUCKET=None is required: 3-63 lowercase letters"),
+        ("MESH_MEMORY_ID", "MESH_MEMORY_ID=None is required: an AgentCore Memory id"),
+        ("MESH_TVM_ROLE_ARN", "MESH_TVM_ROLE_ARN=None is required: an IAM role ARN"),
+        ("AWS_REGION", "MESH_REGION=None is required: an AWS Region code"),
+        ("MESH_INDEX_PREFIX", "MESH_INDEX_PREFIX=None is required: 1-20 lowercase letters"),
     ],
 )
 def test_missing_required_variable_is_named(missing, message):
@@ -102,21 +106,22 @@ def test_missing_required_variable_is_named(missing, message):
         (
             "MESH_VECTOR_BUCKET",
             "Mesh_Vectors",
-            "must be an S3 Vectors bucket name: 3-63 lowercase letters, digits and '-', starting and ending "
-            "with a letter or digit",
+            "must be 3-63 lowercase letters, digits and '-', starting and ending with a letter or digit",
         ),
         ("MESH_VECTOR_BUCKET", "vectors-*", None),
         (
             "MESH_INDEX_PREFIX",
             "Mem_",
-            "must be empty, or lowercase letters, digits, '-' and '.' starting with a letter or digit, at most "
-            "60 characters",
+            "must be 1-20 lowercase letters, digits, '-' or '.', starting with a letter or digit",
         ),
-        ("MESH_EMBEDDING_DIMENSION", "0", "must be an integer from 1 to 4096"),
-        ("MESH_EMBEDDING_DIMENSION", "4097", "must be an integer from 1 to 4096"),
-        ("MESH_EMBEDDING_DIMENSION", "1e3", "must be an integer from 1 to 4096"),
-        ("MESH_DISTANCE_METRIC", "dot", "must be 'cosine' or 'euclidean'"),
-        ("MESH_EMBEDDING_MODEL_ID", "amazon.titan-embed-*", "must be a Bedrock model id, inference profile id or ARN"),
+        ("MESH_EMBEDDING_DIMENSION", "0", "must be a whole number from 1 to 4096"),
+        ("MESH_EMBEDDING_DIMENSION", "4097", "must be a whole number from 1 to 4096"),
+        ("MESH_EMBEDDING_DIMENSION", "1e3", "must be a whole number from 1 to 4096"),
+        ("MESH_DISTANCE_METRIC", "dot", "must be one of 'cosine', 'euclidean'"),
+        ("MESH_ISOLATION", "team", "must be one of 'tenant', 'user'"),
+        ("MESH_STATE_TABLE", "t", "must be 3-255 letters, digits, '_', '-' and '.' (a DynamoDB table name)"),
+        ("MESH_EMBEDDING_MODEL_ID", "amazon.titan-embed-*",
+         "must be a Bedrock model id, inference profile id or ARN such as 'amazon.titan-embed-text-v2:0'"),
         (
             "MESH_MEMORY_ID",
             "memory",
@@ -128,23 +133,24 @@ def test_missing_required_variable_is_named(missing, message):
             "must be an IAM role ARN such as 'arn:aws:iam::123456789012:role/name'",
         ),
         ("MESH_TVM_ROLE_ARN", "arn:aws:iam::*:role/x", None),
-        ("MESH_SUMMARY_MODEL_ID", "model with spaces", "must be a Bedrock model id, inference profile id or ARN"),
+        ("MESH_SUMMARY_MODEL_ID", "model with spaces",
+         "must be a Bedrock model id, inference profile id or ARN such as 'amazon.titan-embed-text-v2:0'"),
         (
             "MESH_SUMMARY_QUEUE_URL",
             "http://sqs.eu-west-1.amazonaws.com/123456789012/q",
             "must be an SQS queue URL such as 'https://sqs.us-east-1.amazonaws.com/123456789012/name'",
         ),
-        ("MESH_RETENTION_DAYS", "0", "must be an integer from 1 to 3650"),
-        ("MESH_RETENTION_DAYS", "3651", "must be an integer from 1 to 3650"),
-        ("MESH_RETENTION_DAYS", "-5", "must be an integer from 1 to 3650"),
-        ("MESH_CONTENT_MAX_BYTES", "40000", "must be an integer from 1 to 36864"),
+        ("MESH_RETENTION_DAYS", "0", "must be a whole number from 1 to 3650"),
+        ("MESH_RETENTION_DAYS", "3651", "must be a whole number from 1 to 3650"),
+        ("MESH_RETENTION_DAYS", "-5", "must be a whole number from 1 to 3650"),
+        ("MESH_CONTENT_MAX_BYTES", "40000", "must be a whole number from 1 to 36864"),
     ],
 )
 def test_invalid_variable_is_named_with_value_and_rule(var, value, rule):
     with pytest.raises(InvalidInputError) as err:
         MemorySettings.from_env(FULL_ENV | {var: value})
     assert err.value.field == var
-    assert str(err.value.value) == value
+    assert err.value.value == repr(int(value) if value.isdigit() else value)
     if rule is not None:
         assert err.value.rule == rule
 
@@ -155,7 +161,6 @@ def test_invalid_variable_is_named_with_value_and_rule(var, value, rule):
         ("amazon.titan-embed-text-v2:0", "256"),
         ("amazon.nova-2-multimodal-embeddings-v1:0", "384"),
         ("us.amazon.nova-2-multimodal-embeddings-v1:0", "3072"),
-        ("cohere.embed-english-v3", "777"),  # unknown model: only the S3 Vectors range applies
         ("arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0", "512"),
     ],
 )
@@ -168,7 +173,7 @@ def test_titan_rejects_a_nova_only_dimension():
     with pytest.raises(InvalidInputError) as err:
         MemorySettings.from_env(MINIMAL_ENV | {"MESH_EMBEDDING_DIMENSION": "384"})
     assert str(err.value) == (
-        "MESH_EMBEDDING_DIMENSION=384 is invalid: must be one of 256, 512, 1024 for amazon.titan-embed-text-v2:0"
+        "MESH_EMBEDDING_DIMENSION=384 is invalid: amazon.titan-embed-text-v2:0 embeds at 256, 512, 1024"
     )
 
 
@@ -180,8 +185,8 @@ def test_nova_rejects_titan_only_dimension():
     with pytest.raises(InvalidInputError) as err:
         MemorySettings.from_env(env)
     assert str(err.value) == (
-        "MESH_EMBEDDING_DIMENSION=512 is invalid: must be one of 256, 384, 1024, 3072 for "
-        "amazon.nova-2-multimodal-embeddings-v1:0"
+        "MESH_EMBEDDING_DIMENSION=512 is invalid: amazon.nova-2-multimodal-embeddings-v1:0 embeds at "
+        "256, 384, 1024, 3072"
     )
 
 
@@ -196,19 +201,24 @@ def test_memory_id_may_be_an_arn(arn):
     assert MemorySettings.from_env(MINIMAL_ENV | {"MESH_MEMORY_ID": arn}).memory_id == arn
 
 
-def test_index_name_validates_the_tenant():
-    settings = MemorySettings.from_env(MINIMAL_ENV | {"MESH_INDEX_PREFIX": "p" * 30})
-    assert settings.index_name("acme") == "p" * 30 + "acme"
+def test_unknown_embedding_models_are_named():
     with pytest.raises(InvalidInputError) as err:
-        settings.index_name("t" * 34)
-    assert err.value.field == "tenant_id"
+        MemorySettings.from_env(MINIMAL_ENV | {"MESH_EMBEDDING_MODEL_ID": "cohere.embed-english-v3"})
+    assert err.value.field == "MESH_EMBEDDING_DIMENSION" and "must be one of" in err.value.rule
+
+
+def test_user_index_names_need_room_for_the_user_part():
+    settings = MemorySettings.from_env(MINIMAL_ENV | {"MESH_INDEX_PREFIX": "p" * 20})
+    assert settings.user_index_name("t" * 29, "a" * 64).startswith("p" * 20 + "t" * 29 + ".")
+    with pytest.raises(ValueError, match="at most 49 characters"):
+        settings.user_index_name("t" * 30, "a" * 64)
 
 
 def test_direct_construction_is_validated_with_field_names():
     good = MemorySettings.from_env(MINIMAL_ENV)
     with pytest.raises(InvalidInputError) as err:
         dataclasses.replace(good, embedding_dimension=5000)
-    assert str(err.value) == "embedding_dimension=5000 is invalid: must be an integer from 1 to 4096"
+    assert str(err.value) == "embedding_dimension=5000 is invalid: must be a whole number from 1 to 4096"
     with pytest.raises(InvalidInputError) as err:
         dataclasses.replace(good, distance_metric="dot")
     assert err.value.field == "distance_metric"

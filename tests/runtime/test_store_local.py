@@ -198,9 +198,9 @@ def test_invalid_ids_are_rejected(store: LocalMemoryStore, tenant_id, actor_id, 
 
 
 def test_tenant_must_fit_the_index_name_with_the_prefix() -> None:
-    store = LocalMemoryStore(LocalHashEmbedder(DIM), index_prefix="memory-mesh-tenant-index-")
-    tenant = Identity("t" * 40, "alice")  # valid alone; 25 + 40 > 63 characters with the prefix
-    with pytest.raises(InvalidInputError, match="index name"):
+    store = LocalMemoryStore(LocalHashEmbedder(DIM), index_prefix="memory-mesh-tenant.")
+    tenant = Identity("t" * 40, "alice")  # valid alone; 19 + 40 leaves no room for the user part of index names
+    with pytest.raises(InvalidInputError, match="at most 49 characters"):
         store.put_memory(tenant, "content", kind="note")
     assert store._tenants == {}
 

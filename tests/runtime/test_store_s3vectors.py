@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from runtime.stores._limits import NON_FILTERABLE_KEYS
 from runtime.credentials import TenantCredentialBroker
 from runtime.embeddings import LocalHashEmbedder
 from runtime.errors import (
@@ -411,7 +412,7 @@ def test_create_tenant_index_is_idempotent(aws, store) -> None:
     assert store.create_tenant_index("initech", client=admin) is True
     assert store.create_tenant_index("initech", client=admin) is False
     index = aws.s3vectors.index(aws.mesh.bucket_name, "tenant-initech")
-    assert (index.dimension, index.distance_metric, index.non_filterable_keys) == (DIM, "cosine", ("content",))
+    assert (index.dimension, index.distance_metric, index.non_filterable_keys) == (DIM, "cosine", NON_FILTERABLE_KEYS)
     store.put_memory(Identity("initech", "alice"), "onboarded", kind="note")
     assert len(index.vectors) == 1
 
