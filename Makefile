@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # A .venv that exists but is broken (made by an old Python, or its Python is gone) is rebuilt even when its
 # stamp looks up to date.
-VENV_FORCE := $(if $(filter ok missing,$(shell scripts/dev-env venv-state $(VENV))),,FORCE)
+VENV_FORCE := $(if $(filter ok missing,$(shell sh scripts/dev-env venv-state $(VENV))),,FORCE)
 
 .DEFAULT_GOAL := deps
 .PHONY: help deps venv synth test lint test-live bench bench-synth bench-runtime bench-lambda clean FORCE
@@ -31,13 +31,13 @@ deps: $(VENV)/.installed node_modules/.installed ## Check Python and Node, build
 venv: $(VENV)/.installed ## Create, update or repair .venv only
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml $(VENV_FORCE)
-	@scripts/dev-env check-node
-	@scripts/dev-env ensure-venv "$(VENV)" "$(PYTHON)"
+	@sh scripts/dev-env check-node
+	@sh scripts/dev-env ensure-venv "$(VENV)" "$(PYTHON)"
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	@scripts/dev-env check-node
+	@sh scripts/dev-env check-node
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
