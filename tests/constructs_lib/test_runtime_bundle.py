@@ -18,8 +18,7 @@ import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_lib import PropsError
-from constructs_lib import runtime_bundle
+from constructs_lib import PropsError, runtime_bundle
 from constructs_lib.runtime_bundle import DEFAULT_SOURCE_DIR, NO_BYTECODE_WARNING_ID, RuntimeBundle, _bundled_files
 from tests.constructs_lib.helpers import ACCOUNT, REGION, new_stack, resources, template_of
 
@@ -110,7 +109,7 @@ def test_asset_hashes_are_stable_across_synths_and_checkout_paths(runtime_copy: 
     first = _asset_keys()
     assert _asset_keys() == first
     assert _asset_keys(source_dir=runtime_copy) == first
-    assert all(re.fullmatch(r"[0-9a-f]{64}\.zip", key) for key in first)
+    assert all(key is not None and re.fullmatch(r"[0-9a-f]{64}\.zip", key) for key in first)
 
 
 def test_bytecode_caches_mtimes_and_excluded_subpackages_do_not_change_the_hash(runtime_copy: Path):
