@@ -34,10 +34,12 @@ ACTOR_TAG = "ActorID"
 S3VECTORS_TENANT_ACTIONS = frozenset(
     {"PutVectors", "GetVectors", "ListVectors", "QueryVectors", "DeleteVectors", "GetIndex"}
 )
-#: AgentCore actions the TVM grants on actor ids ``<TenantID>:*`` (``bedrock-agentcore:actorId``); no deletes.
-AGENTCORE_ACTOR_ACTIONS = frozenset({"CreateEvent", "GetEvent", "ListEvents", "ListSessions"})
+#: AgentCore actions the TVM grants on actor ids ``<TenantID>:*`` (``bedrock-agentcore:actorId``).
+AGENTCORE_ACTOR_ACTIONS = frozenset({"CreateEvent", "GetEvent", "ListEvents", "ListSessions", "DeleteEvent"})
 #: AgentCore actions the TVM grants on namespaces ``<root><TenantID>:*`` (``bedrock-agentcore:namespace``).
-AGENTCORE_NAMESPACE_ACTIONS = frozenset({"RetrieveMemoryRecords", "ListMemoryRecords"})
+AGENTCORE_NAMESPACE_ACTIONS = frozenset(
+    {"RetrieveMemoryRecords", "ListMemoryRecords", "GetMemoryRecord", "DeleteMemoryRecord", "BatchDeleteMemoryRecords"}
+)
 #: The namespace roots of the AgentMemory strategies (constructs_lib.agent_memory.NAMESPACE_ROOTS).
 NAMESPACE_ROOTS = ("/summaries/", "/facts/", "/preferences/")
 
