@@ -64,6 +64,7 @@ def api_event(
     body: Any = None,
     path_parameters: dict[str, str] | None = None,
     base64_body: bool = False,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An HTTP API payload-format-2.0 event for ``route_key`` ("POST /sessions/{session_id}/messages")."""
     method, template = route_key.split(" ", 1)
@@ -95,6 +96,11 @@ def api_event(
     }
     if path_parameters:
         event["pathParameters"] = path_parameters
+    if query:
+        from urllib.parse import urlencode
+
+        event["queryStringParameters"] = dict(query)
+        event["rawQueryString"] = urlencode(query)
     if raw is not None:
         event["body"] = raw
     return event
