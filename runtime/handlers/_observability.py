@@ -61,6 +61,14 @@ def logger() -> Any:
     return _logger
 
 
+def reset() -> None:
+    """Forget the container's logger and metrics (tests changing LOG_LEVEL)."""
+    global _logger, _metrics
+    with _lock:
+        _logger = None
+        _metrics = None
+
+
 def metrics() -> Any:
     """The container's Powertools Metrics (CloudWatch EMF)."""
     global _metrics
@@ -102,11 +110,15 @@ def session_ref(session_id: str | None) -> str | None:
 
 
 def quiet_wire_logs() -> None:
-    """Hold the AWS SDK's wire loggers at WARNING (their DEBUG lines hold bodies, headers and signatures)."""
-    for name in WIRE_LOGGERS:
+    """Hold the AWS SDK's wire loggers (and any child given its own level) at WARNING: their DEBUG and INFO
+    lines hold request paths (actor and session ids), bodies, headers and signatures."""
+    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".", 1)[0] in WIRE_LOGGERS]
+    for name in {*WIRE_LOGGERS, *names}:
         wire = logging.getLogger(name)
-        if wire.level == logging.NOTSET or wire.level < logging.WARNING:
+        if name in WIRE_LOGGERS and wire.level < logging.WARNING:
             wire.setLevel(logging.WARNING)
+        elif name not in WIRE_LOGGERS and logging.NOTSET < wire.level < logging.WARNING:
+            wire.setLevel(logging.NOTSET)  # a child inherits the pinned level of its root
 
 
 def lambda_lifecycle(handler: Any, *, name: str) -> Any:
@@ -121,6 +133,7 @@ def lambda_lifecycle(handler: Any, *, name: str) -> Any:
 
     @functools.wraps(handler)
     def wrapper(event: Any, context: Any = None) -> Any:
+        quiet_wire_logs()  # every invocation: code run since may have lowered them
         if not _is_lambda_context(context):
             begin(context, handler=name)
             try:

@@ -377,6 +377,7 @@ def _recall_round(
     from runtime.stores.agentcore_events import RecentTurns
 
     budget = Budget(max(0.0, min(RECALL_BUDGET_S, deadline.remaining() - MIN_AGENT_S)))
+    started = budget.deadline - budget.remaining()
     recent_future = None
     if session_id is not None:
         recent_future = run_in_context(
@@ -404,6 +405,8 @@ def _recall_round(
     if failed:
         obs.count("RecallDegraded")
         obs.log("warning", "recall round was partial", step="recall", backends_failed=",".join(failed), **log_fields)
+    obs.log("debug", "recall round finished", step="recall", records=len(records), turns=len(recent.turns),
+            duration_ms=round((budget.deadline - budget.remaining() - started) * 1000, 1), **log_fields)
     return records, recent
 
 
@@ -422,6 +425,7 @@ def _write_turn(
     budget = Budget(max(0.2, deadline.remaining() + WRITE_MARGIN_S))
     try:
         mesh.events.record_turn(identity, session_id, said, client_token=token, budget=budget, origin_ms=origin_ms)
+        obs.log("debug", "turn recorded", step="record", events=1, records=len(said), **log_fields)
         return "written"
     except MemoryMeshError as error:
         obs.log("warning", "recording the turn failed", step="record", code=error.code, **log_fields)
