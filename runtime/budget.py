@@ -36,6 +36,7 @@ class Budget:
         return max(0.0, self.deadline - self._clock())
 
     def expired(self) -> bool:
+        """True when nothing is left."""
         return self.remaining() <= 0.0
 
     def sub(self, seconds: float) -> Budget:

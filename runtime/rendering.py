@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from runtime.errors import InvalidInputError
@@ -29,7 +29,7 @@ def _escape(text: str) -> str:
 def _entry(record: MemoryRecord) -> str:
     attributes = f'kind="{_escape(record.kind)}" source="{_escape(record.source)}"'
     if record.stored_at is not None:
-        day = datetime.fromtimestamp(record.stored_at, tz=timezone.utc).strftime("%Y-%m-%d")
+        day = datetime.fromtimestamp(record.stored_at, tz=UTC).strftime("%Y-%m-%d")
         attributes += f' date="{day}"'
     return f"<memory {attributes}>{_escape(record.content)}</memory>\n"
 

@@ -2,10 +2,10 @@
 
 Ranking rule: every backend reports ``score`` as "higher is more relevant" — S3 Vectors and the local store
 as 1 - cosine distance (cosine similarity; 1 / (1 + distance) on a euclidean index), AgentCore as its own
-relevance score (itself derived from cosine similarity). The retriever clamps each score to [0, 1] (a missing score counts as 0), multiplies it by the
-backend's weight (default 1.0), and sorts by that, then newest first. Records whose content is the same
-after Unicode normalization, case folding and whitespace collapsing are one memory: the best-scored copy
-is kept.
+relevance score (itself derived from cosine similarity). The retriever clamps each score to [0, 1] (a missing
+score counts as 0), multiplies it by the backend's weight (default 1.0), and sorts by that, then newest first.
+Records whose content is the same after Unicode normalization, case folding and whitespace collapsing are one
+memory: the best-scored copy is kept.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class MemoryRetriever:
                 )
         self.backends = backends
         self.timeout_s = float(timeout_s)
-        self._weights = {name: float(weights.get(name, 1.0)) for name in names}
+        self._weights = {str(name): float(weights.get(str(name), 1.0)) for name in names}
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 

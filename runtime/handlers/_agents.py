@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from runtime.contract.agents import AGENTCORE_RUNTIME, BEDROCK_AGENT, AgentRef
@@ -161,7 +161,9 @@ class MemoryContext:
         recent_entries = tuple(dict(entry) for entry in recent[len(recent) - kept:]) if kept else ()
         return cls(identity.tenant_id, identity.actor_id, session_id, block, entries, recent_entries, session_block)
 
-    def with_recent(self, recent: Sequence[Mapping[str, Any]], *, budget_bytes: int = SESSION_BUDGET_BYTES) -> MemoryContext:
+    def with_recent(
+        self, recent: Sequence[Mapping[str, Any]], *, budget_bytes: int = SESSION_BUDGET_BYTES
+    ) -> MemoryContext:
         """The same memories with another view of the session (e.g. including this turn's earlier answers)."""
         session_block = render_session_block(recent, budget_bytes=budget_bytes)
         kept = session_block.count("<turn role=")
@@ -214,7 +216,7 @@ class MemoryContext:
 def _record_entry(record: MemoryRecord) -> dict[str, Any]:
     entry: dict[str, Any] = {"content": record.content, "kind": record.kind, "source": record.source}
     if record.stored_at is not None:
-        entry["date"] = datetime.fromtimestamp(record.stored_at, tz=timezone.utc).strftime("%Y-%m-%d")
+        entry["date"] = datetime.fromtimestamp(record.stored_at, tz=UTC).strftime("%Y-%m-%d")
     return entry
 
 
@@ -573,7 +575,9 @@ def agent_session_summaries(
     return summaries
 
 
-def delete_agent_session_memory(client: Any, agent: AgentRef, identity: Identity, session_id: str, agent_name: str) -> None:
+def delete_agent_session_memory(
+    client: Any, agent: AgentRef, identity: Identity, session_id: str, agent_name: str
+) -> None:
     """Delete the summary Bedrock Agents keeps of one session of the user (``DeleteAgentMemory`` with sessionId)."""
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -89,7 +89,7 @@ def parse_request(event: Any) -> Request:
         return Request(api=False, body=MappingProxyType(dict(event)))
     from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEventV2
 
-    api = APIGatewayProxyEventV2(event)  # typed access; every value is still checked below
+    api = APIGatewayProxyEventV2(dict(event))  # typed access; every value is still checked below
     context = _mapping(api.get("requestContext"), "requestContext")
     http = _mapping(context.get("http"), "requestContext.http")
     method = _optional_str(http.get("method"), "requestContext.http.method")
@@ -125,7 +125,7 @@ def match_route(request: Request, routes: Iterable[str]) -> tuple[str, Mapping[s
     """
     routes = tuple(routes)
     if request.route_key in routes:
-        return request.route_key, request.path_parameters  # type: ignore[return-value]
+        return str(request.route_key), request.path_parameters
     if request.method is None or request.path is None:
         return None
     for route in routes:

@@ -1,8 +1,8 @@
 """Structured JSON logs and EMF metrics for the handlers (Powertools), set up once per container, lazily.
 
 Logs never carry message text, raw claims or other request data: :func:`log` keeps only the fields named
-in :data:`LOG_FIELDS`, and actors and sessions appear only as short hashes (``actor_ref``, ``session_ref``). Metrics go to the
-``AgentMemoryMesh`` namespace (``POWERTOOLS_METRICS_NAMESPACE``) and are flushed at the end of each
+in :data:`LOG_FIELDS`, and actors and sessions appear only as short hashes (``actor_ref``, ``session_ref``).
+Metrics go to the ``AgentMemoryMesh`` namespace (``POWERTOOLS_METRICS_NAMESPACE``) and are flushed at the end of each
 invocation by :func:`runtime.handlers._http.handle_errors`.
 """
 
@@ -53,7 +53,7 @@ def logger() -> Any:
 
                 level = os.environ.get("LOG_LEVEL") or None
                 service = os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
-                created = Logger(service=service, level=level, stream=_CurrentStdout())
+                created = Logger(service=service, level=level, stream=_CurrentStdout())  # type: ignore[arg-type]
                 quiet_wire_logs()
                 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
                     _route_runtime_logs(created)

@@ -144,7 +144,9 @@ def _bedrock_participants(mesh: Any, identity: Identity, session_id: str, superv
         names = {m.agent for turn in page.turns for m in turn.messages if m.agent and m.agent != supervisor_name}
     except MemoryMeshError:
         names = set()
-    registry = mesh.workers() if names else None
+    if not names:
+        return found
+    registry = mesh.workers()
     for name in sorted(names):
         try:
             worker = registry.for_tenant(name, identity.tenant_id)

@@ -43,10 +43,12 @@ class MemoryScope:
 
     @property
     def tenant_id(self) -> str:
+        """The request's tenant."""
         return self.identity.tenant_id
 
     @property
     def actor_id(self) -> str:
+        """The request's actor (user)."""
         return self.identity.actor_id
 
 

@@ -20,7 +20,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -68,35 +68,43 @@ class MeshSessionRepository(SessionRepository):
     # -- the SessionRepository API --------------------------------------------------------------------
 
     def create_session(self, session: Session, **kwargs: Any) -> Session:
+        """Write the session's record."""
         self._write(session.session_id, {KIND_KEY: SESSION_KIND}, session.to_dict())
         return session
 
     def read_session(self, session_id: str, **kwargs: Any) -> Session | None:
+        """The session's newest record, or None."""
         found = self._newest(session_id, {KIND_KEY: SESSION_KIND})
         return Session.from_dict(found) if found is not None else None
 
     def create_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
+        """Write the agent's state."""
         self._write(session_id, self._agent_keys(session_agent.agent_id), session_agent.to_dict())
 
     def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
+        """The agent's newest state, or None."""
         found = self._newest(session_id, self._agent_keys(agent_id))
         return SessionAgent.from_dict(found) if found is not None else None
 
     def update_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
-        session_agent.updated_at = datetime.now(timezone.utc).isoformat()
+        """Write a newer state of the agent (the newest wins on read)."""
+        session_agent.updated_at = datetime.now(UTC).isoformat()
         self.create_agent(session_id, session_agent)
 
     def create_message(self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any) -> None:
+        """Write one message of the agent."""
         keys = {**self._agent_keys(agent_id), KIND_KEY: MESSAGE_KIND, MESSAGE_KEY: str(session_message.message_id)}
         self._write(session_id, keys, session_message.to_dict())
 
     def read_message(self, session_id: str, agent_id: str, message_id: int, **kwargs: Any) -> SessionMessage | None:
+        """The message's newest version, or None."""
         keys = {**self._agent_keys(agent_id), KIND_KEY: MESSAGE_KIND, MESSAGE_KEY: str(message_id)}
         found = self._newest(session_id, keys)
         return SessionMessage.from_dict(found) if found is not None else None
 
     def update_message(self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any) -> None:
-        session_message.updated_at = datetime.now(timezone.utc).isoformat()
+        """Write a newer version of the message (a redaction); the newest wins on read."""
+        session_message.updated_at = datetime.now(UTC).isoformat()
         self.create_message(session_id, agent_id, session_message)
 
     def list_messages(
@@ -129,7 +137,7 @@ class MeshSessionRepository(SessionRepository):
             "memoryId": self.memory_id,
             "actorId": self.identity.agentcore_actor_id,
             "sessionId": session_id,
-            "eventTimestamp": datetime.fromtimestamp(self._clock(), tz=timezone.utc),
+            "eventTimestamp": datetime.fromtimestamp(self._clock(), tz=UTC),
             # A blob (not conversational): AgentCore's extraction strategies leave it alone.
             "payload": [{"blob": json.loads(json.dumps(document, default=str))}],
             "metadata": {key: {"stringValue": value} for key, value in keys.items()},

@@ -334,6 +334,7 @@ class MeshMemoryPlugin(Plugin):
 
     @property
     def stores(self) -> tuple[_RequestScopedStore, ...]:
+        """The request-scoped stores this plugin binds."""
         return tuple(self._stores)
 
     @property
@@ -343,6 +344,7 @@ class MeshMemoryPlugin(Plugin):
         return request.invocation_state if request is not None else None
 
     def init_agent(self, agent: Any) -> None:
+        """Attach to one agent (a second agent is refused) and check it runs one invocation at a time."""
         current = self._agent() if self._agent is not None else None
         if current is not None and current is not agent:
             raise InvalidInputError(
@@ -376,7 +378,7 @@ class MeshMemoryPlugin(Plugin):
             return None
         return render_session_block(request.recent, budget_bytes=self._session_budget) or None
 
-    @hook
+    @hook  # type: ignore[call-overload]
     def _open_request(self, event: BeforeInvocationEvent) -> None:
         # Drop whatever an earlier request that failed before its AfterInvocationEvent left bound.
         self._close()
@@ -402,7 +404,7 @@ class MeshMemoryPlugin(Plugin):
             return []
         return list(turns.to_json())
 
-    @hook
+    @hook  # type: ignore[call-overload]
     async def _close_request(self, event: AfterInvocationEvent) -> None:
         request = self._request
         try:
@@ -436,9 +438,12 @@ class MeshMemoryPlugin(Plugin):
             if messages:
                 self._turn_recorder.record_turn(scope.identity, scope.session_id, messages)
             return
+        recorder = self._turn_recorder
+        if recorder is None:
+            return
         for role, text in (("user", user), ("assistant", assistant)):
             if text:
-                self._turn_recorder.record_turn(scope.identity, scope.session_id, role, text, agent=scope.agent)
+                recorder.record_turn(scope.identity, scope.session_id, role, text, agent=scope.agent)
 
     def _close(self) -> None:
         self._request = None
@@ -472,6 +477,7 @@ class MeshMemoryEditTools(Plugin):
         Args:
             key: The memory's key, as search_memory returned it.
             content: The corrected text.
+            tool_context: Supplied by Strands (the request's invocation_state holds the identity).
         """
         scope = self._memory.current_scope(tool_context.invocation_state)
         self._store().update_scoped(scope, key, content)
@@ -483,6 +489,7 @@ class MeshMemoryEditTools(Plugin):
 
         Args:
             key: The memory's key, as search_memory returned it.
+            tool_context: Supplied by Strands (the request's invocation_state holds the identity).
         """
         scope = self._memory.current_scope(tool_context.invocation_state)
         return {"deleted": key if self._store().delete_scoped(scope, key) else None}
@@ -531,7 +538,7 @@ class MeshMemory:
             format=lambda context: render_memory_entries(context.entries, budget_bytes=budget_bytes),
         )
         self.manager = MemoryManager(
-            stores=list(stores),
+            stores=list(stores),  # type: ignore[arg-type]  # request-scoped stores implement MemoryStore
             search_tool_config=search_tool,
             # Awaited writes only: a fire-and-forget write could run after the request's identity is released.
             add_tool_config={"wait_for_writes": True} if add_tool and writable else False,
@@ -543,6 +550,7 @@ class MeshMemory:
 
     @property
     def agent_name(self) -> str:
+        """The agent's name: the provenance of what it writes."""
         return self.plugin.agent_name
 
     def agent_kwargs(self) -> dict[str, Any]:

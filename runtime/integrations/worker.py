@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from runtime.errors import InvalidInputError
@@ -105,15 +105,15 @@ def _record(entry: Any, identity: Identity, index: int) -> MemoryRecord:
     field = f"payload.memory.records[{index}]"
     if not isinstance(entry, Mapping) or not isinstance(entry.get("content"), str):
         raise InvalidInputError(field, f"<{type(entry).__name__}>", "must be an object with content text")
-    kind = entry.get("kind") if entry.get("kind") in MEMORY_KINDS else "note"
+    kind = str(entry["kind"]) if entry.get("kind") in MEMORY_KINDS else "note"
     stored_at = None
     if isinstance(entry.get("date"), str):
         try:
-            day = datetime.strptime(entry["date"], "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            day = datetime.strptime(entry["date"], "%Y-%m-%d").replace(tzinfo=UTC)
             stored_at = int(day.timestamp())
         except ValueError:
             stored_at = None
-    source = entry.get("source") if isinstance(entry.get("source"), str) else "memory"
+    source = str(entry["source"]) if isinstance(entry.get("source"), str) else "memory"
     return MemoryRecord(content=entry["content"], tenant_id=identity.tenant_id, actor_id=identity.actor_id,
                         kind=kind, source=source, key="", stored_at=stored_at)
 
@@ -137,6 +137,7 @@ class WorkerMemory:
 
     @property
     def plugin(self) -> Any:
+        """The memory-scope plugin (binds each request's identity)."""
         return self.memory.plugin
 
     def turn(self, payload: Any) -> WorkerTurn:
@@ -172,8 +173,9 @@ class WorkerMemory:
 
         if broker is None:  # (a broker with an empty cache is falsy: compare with None)
             broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region)
-        embedder = embedder if embedder is not None else BedrockEmbedder(settings.embedding_model_id, settings.embedding_dimension,
-                                               region=settings.region)
+        if embedder is None:
+            embedder = BedrockEmbedder(settings.embedding_model_id, settings.embedding_dimension,
+                                       region=settings.region)
         stores: list[Any] = [S3VectorsStrandsStore(S3VectorsMemoryStore.from_settings(broker, settings, embedder))]
         if include_agentcore:
             stores.append(AgentCoreStrandsStore(

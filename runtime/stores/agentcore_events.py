@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ParamValidationError, ReadTimeoutError
@@ -107,6 +107,7 @@ class TurnMessage:
             raise InvalidInputError("agent", self.agent, "must be None for the user's message")
 
     def to_json(self) -> dict[str, Any]:
+        """The message as the HTTP API and the queue carry it."""
         return {"role": self.role, "agent": self.agent, "text": self.text}
 
 
@@ -119,6 +120,7 @@ class SessionTurn:
     messages: tuple[TurnMessage, ...]
 
     def to_json(self) -> dict[str, Any]:
+        """The turn as ``GET /sessions/{id}`` answers it."""
         return {"event_id": self.event_id, "at": _iso(self.at_ms), "messages": [m.to_json() for m in self.messages]}
 
 
@@ -131,6 +133,7 @@ class RecentTurns:
 
     @property
     def messages(self) -> list[TurnMessage]:
+        """Every message of the turns, oldest first."""
         return [message for turn in self.turns for message in turn.messages]
 
     def to_json(self) -> list[dict[str, Any]]:
@@ -155,17 +158,22 @@ class SessionInfo:
     created_at: str | None
 
     def to_json(self) -> dict[str, Any]:
+        """The session as ``GET /sessions`` answers it."""
         return {"session_id": self.session_id, "created_at": self.created_at}
 
 
 @dataclass(frozen=True)
 class SessionPage:
+    """One page of sessions and the cursor of the next (None on the last)."""
+
     sessions: tuple[SessionInfo, ...]
     next_cursor: str | None
 
 
 @dataclass(frozen=True)
 class TurnPage:
+    """One page of turns, newest first, and the cursor of the next (None on the last)."""
+
     turns: tuple[SessionTurn, ...]
     next_cursor: str | None
 
@@ -252,7 +260,7 @@ class AgentCoreEvents:
             "memoryId": self.memory_id,
             "actorId": identity.agentcore_actor_id,
             "sessionId": session_id,
-            "eventTimestamp": datetime.fromtimestamp(at, tz=timezone.utc),
+            "eventTimestamp": datetime.fromtimestamp(at, tz=UTC),
             "payload": [
                 {"conversational": {"content": {"text": m.text[:MAX_TURN_CHARS]}, "role": m.role}} for m in messages
             ],
@@ -488,7 +496,9 @@ def turn_event_message(
     return body
 
 
-def parse_turn_event_message(raw: str | bytes | Mapping[str, Any]) -> tuple[Identity, str, list[TurnMessage], str | None, int]:
+def parse_turn_event_message(
+    raw: str | bytes | Mapping[str, Any],
+) -> tuple[Identity, str, list[TurnMessage], str | None, int]:
     """Validate a queued turn message; (identity, session id, messages, client token, origin ms)."""
     try:
         body = json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
@@ -505,7 +515,7 @@ def parse_turn_event_message(raw: str | bytes | Mapping[str, Any]) -> tuple[Iden
     if not isinstance(raw_messages, list):
         raise InvalidInputError("message.messages", f"<{type(raw_messages).__name__}>", "must be a list")
     messages = [
-        TurnMessage(role=m.get("role"), text=m.get("text"), agent=m.get("agent"))
+        TurnMessage(role=str(m.get("role")), text=m.get("text") or "", agent=m.get("agent"))
         for m in raw_messages if isinstance(m, dict)
     ]
     token = body.get("client_token")
@@ -604,7 +614,8 @@ def _turn_of(event: Mapping[str, Any]) -> SessionTurn | None:
             continue
     if not messages:
         return None
-    return SessionTurn(str(event.get("eventId", "")), int(_seconds(event.get("eventTimestamp")) * 1000), tuple(messages))
+    at_ms = int(_seconds(event.get("eventTimestamp")) * 1000)
+    return SessionTurn(str(event.get("eventId", "")), at_ms, tuple(messages))
 
 
 def _trim(turns: tuple[SessionTurn, ...], *, max_turns: int, max_bytes: int, trimmed: bool) -> RecentTurns:
@@ -655,11 +666,11 @@ def _seconds(value: Any) -> float:
 
 
 def _iso_of(value: Any) -> str | None:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else None
 
 
 def _iso(at_ms: int) -> str:
-    return datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(at_ms / 1000, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _log_failure(operation: str, identity: Identity, code: str) -> None:

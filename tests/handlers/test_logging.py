@@ -8,7 +8,6 @@ everything written to stdout is scanned.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pytest
 

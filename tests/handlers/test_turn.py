@@ -34,7 +34,9 @@ QUESTION = "How do I usually pay my invoices?"
 def send(message: str, *, session: str = "s1", claims: dict[str, Any] = ALICE, context: Any = None,
          **body: Any) -> dict[str, Any]:
     status, answer = answer_of(
-        orchestrator.handler(message_event(session, claims, {"message": message, **body}), context or FakeLambdaContext())
+        orchestrator.handler(
+            message_event(session, claims, {"message": message, **body}), context or FakeLambdaContext()
+        )
     )
     assert status == 200, answer
     return answer

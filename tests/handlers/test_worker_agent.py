@@ -5,7 +5,6 @@ through the adapter with credentials its own role vends from the memory home's T
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from runtime.handlers import orchestrator
 from tests.handlers.lambda_events import (
     SUPERVISOR_AGENT_ID,
     SUPERVISOR_ALIAS_ID,
-    SUPPORT_ACCOUNT,
     SUPPORT_RUNTIME_ARN,
     FakeLambdaContext,
     actor_of,

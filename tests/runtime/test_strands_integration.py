@@ -34,8 +34,8 @@ from runtime.integrations import (
     S3VectorsStrandsStore,
     memory_request,
 )
-from runtime.rendering import render_memory_block
 from runtime.records import MemoryQuery, MemoryRecord
+from runtime.rendering import render_memory_block
 from runtime.stores import LocalMemoryStore, summary_key
 from runtime.summarizer import SUMMARY_SYSTEM_PROMPT, SummaryJob, parse_summary_job
 
