@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: synth test test-live bench bench-synth bench-runtime bench-lambda deps clean
+.PHONY: synth test test-live bench bench-synth bench-runtime bench-lambda deps clean demo
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -41,6 +41,10 @@ test: $(VENV)/.installed
 ## Opt-in tests against a real AWS account (skip cleanly without credentials).
 test-live: $(VENV)/.installed
 	$(PY) -m pytest tests/live -m live --run-live
+
+## Tell the mesh's story in the in-process emulation (two tenants, a worker in another account, forget).
+demo: $(VENV)/.installed
+	$(PY) -m runtime.testing.demo
 
 bench-synth: $(VENV)/.installed
 	$(PY) benchmarks/synth_scale.py
