@@ -580,8 +580,13 @@ def _build() -> _Mesh:
         # Tenant-scoped clients serve the turn: short timeouts and two attempts, so a call fits the recall
         # budget; the recall round waits at most its budget whatever a call does.
         client_config = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2})
-        broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region, client_config=client_config)
-        embedder = BedrockEmbedder(settings.embedding_model_id, settings.embedding_dimension, region=settings.region)
+        session = _shared_session()
+        broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region, client_config=client_config,
+                                        session=session)
+        embedder = BedrockEmbedder(
+            settings.embedding_model_id, settings.embedding_dimension,
+            client=session.client("bedrock-runtime", region_name=settings.region, config=client_config),
+        )
     except InvalidInputError as error:
         obs.log("error", f"orchestrator configuration is invalid: {error.field}", step="configuration")
         raise ConfigurationError(f"invalid configuration: {error.message}") from None
@@ -599,9 +604,23 @@ def _build() -> _Mesh:
         events=AgentCoreEvents(agentcore_client, settings.memory_id),
         vectors=vectors,
         retriever=MemoryRetriever([vectors, *kinds], timeout_s=RECALL_BUDGET_S),
-        agents=AgentClients(region=settings.region),
+        agents=AgentClients(region=settings.region, session=session),
         broker=broker,
     )
+
+
+def _shared_session() -> Any:
+    """One botocore session per container: service models and endpoint rules are loaded once, not per client.
+
+    A seam until ``runtime.aws_clients.shared_session()`` is on main; then this returns it.
+    """
+    try:
+        from runtime.aws_clients import shared_session  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        import boto3
+
+        return boto3.session.Session()
+    return shared_session()
 
 
 def _required_env(name: str) -> str:
