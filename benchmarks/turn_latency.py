@@ -2,8 +2,8 @@
 
 Run from the repository root: ``.venv/bin/python benchmarks/turn_latency.py`` (``--help`` for the counts).
 Writes ``benchmarks/results/turn_latency.json`` and ``turn_latency.png``. Offline: AWS is emulated in-process
-(moto and ``runtime.testing``) and every memory call is slowed to the latency of ``benchmarks/latency_table.py``;
-agent invocations take no added time and their time is subtracted (agent time is excluded).
+(moto and ``runtime.testing``) and every memory call lasts the latency ``benchmarks/latency_table.py`` gives it
+(the emulation's own work included); agent invocations take no added time and their time is subtracted.
 
 Keys:
 
@@ -55,16 +55,15 @@ for path in (str(REPO), str(REPO / "benchmarks")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from botocore.handlers import BUILTIN_HANDLERS  # noqa: E402
-
 import lambda_cold_start as cold  # noqa: E402  (the bundle, bytecode and canned-answer machinery)
+from botocore.handlers import BUILTIN_HANDLERS  # noqa: E402
 from latency_table import LATENCY_MS, latency_ms  # noqa: E402
 
 AGENT_OPERATIONS = {("bedrock-agent-runtime", "InvokeAgent"), ("bedrock-agentcore", "InvokeAgentRuntime")}
 
 
 class Clockwork:
-    """botocore handlers: each memory call sleeps its table latency; agent calls are timed (to subtract them)."""
+    """botocore handlers: each memory call lasts its table latency; agent calls are timed (to subtract them)."""
 
     def __init__(self) -> None:
         self.enabled = False
@@ -79,25 +78,28 @@ class Clockwork:
         # (ending the chain), so these must come before them.
         for service, operation in (*LATENCY_MS, *AGENT_OPERATIONS):
             BUILTIN_HANDLERS.insert(0, (f"before-call.{service}.{operation}", self.before))
-        BUILTIN_HANDLERS.append(("after-call", self.after))
+            BUILTIN_HANDLERS.append((f"after-call.{service}.{operation}", self.after))
 
     def before(self, model: Any, **_: Any) -> None:
-        key = (model.service_model.service_name, model.name)
-        if key in AGENT_OPERATIONS:
-            self._local.started = time.perf_counter()
-            return
-        if self.enabled:
-            delay = latency_ms(*key) / 1000 + self.extra_s.get(key, 0.0)
-            if delay:
-                time.sleep(delay)
+        self._local.started = time.perf_counter()
 
     def after(self, model: Any, **_: Any) -> None:
+        # A call lasts its table latency, the emulation's own work included (it is the service's part):
+        # whatever the fake took, the call returns when its latency has passed since it started.
         key = (model.service_model.service_name, model.name)
         started = getattr(self._local, "started", None)
-        if key in AGENT_OPERATIONS and started is not None:
+        if started is None:
+            return
+        self._local.started = None
+        if key in AGENT_OPERATIONS:
             with self._lock:
                 self.agent_s += time.perf_counter() - started
-            self._local.started = None
+            return
+        if self.enabled:
+            due = started + latency_ms(*key) / 1000 + self.extra_s.get(key, 0.0)
+            left = due - time.perf_counter()
+            if left > 0:
+                time.sleep(left)
 
 
 CLOCKWORK = Clockwork()
@@ -459,7 +461,8 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     coldpart = report["detail"].get("cold")
     if coldpart:
         names = ["plain boto3", "mesh orchestrator"]
-        medians = [coldpart["boto3_first_invocation_ms"]["median_ms"], coldpart["mesh_first_invocation_ms"]["median_ms"]]
+        medians = [coldpart["boto3_first_invocation_ms"]["median_ms"],
+                   coldpart["mesh_first_invocation_ms"]["median_ms"]]
         right.bar(names, medians, color=["#999999", "#1f77b4"])
         right.set_title(f"Cold first turn (ratio {coldpart['ratio']['median']})")
         right.set_ylabel("ms: import + first invocation")

@@ -162,6 +162,7 @@ class Demo:
         self.out = out
 
     def say(self, who: str, tenant: str, session: str, message: str, **body: Any) -> dict[str, Any]:
+        """One message through the orchestrator's HTTP handler, printed with the answers."""
         from runtime.handlers import orchestrator
 
         self.out(f"  {who} ({tenant}, session {session}): {message}")
@@ -189,7 +190,7 @@ class Demo:
         seen: dict[str, Any] = {}
         with tempfile.TemporaryDirectory() as tmp, emulated_aws(REGION, HOME) as aws, \
                 scripted_agents(aws) as agents:
-            self._environment(aws, Path(tmp))
+            memory_id = self._environment(aws, Path(tmp))
             agents.bedrock_agent(*SUPERVISOR, _supervisor)
             agents.bedrock_agent(*BILLING, _billing, account_id=BILLING_ACCOUNT, region="us-west-2")
             agents.agentcore_runtime(SUPPORT_ARN, _support_worker(aws))
@@ -205,7 +206,7 @@ class Demo:
                      worker="support")
             self._call(orchestrator.handler, _event("POST", "/sessions/{session_id}/end", _claims("acme", "alice"),
                                                     params={"session_id": "monday"}))
-            aws.agentcore.extract(aws.mesh.memory_id)  # AgentCore's asynchronous long-term extraction, done now
+            aws.agentcore.extract(memory_id)  # AgentCore's asynchronous long-term extraction, done now
             self.out("2. The next day, a new session (AgentCore has extracted Monday's facts meanwhile).")
             second = self.say("alice", "acme", "tuesday", "How do I usually pay my invoices?")
             seen["next_session"] = second["worker_response"]
@@ -227,7 +228,7 @@ class Demo:
         return seen
 
     @staticmethod
-    def _environment(aws: Any, tmp: Path) -> None:
+    def _environment(aws: Any, tmp: Path) -> str:
         layout = aws.setup_mesh(dimension=256, index_prefix="tenant-")
         for tenant in ("acme", "globex"):
             aws.create_tenant_index(tenant)
@@ -252,6 +253,7 @@ class Demo:
                                                  "alias_id": SUPERVISOR[1]}),
             "POWERTOOLS_SERVICE_NAME": "demo", "LOG_LEVEL": "WARNING",
         })
+        return str(layout.memory_id)
 
 
 def main() -> int:
