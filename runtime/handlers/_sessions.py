@@ -169,10 +169,14 @@ def _delete_agentcore_summaries(mesh: Any, identity: Identity, session_id: str) 
         for r in page.get("memoryRecordSummaries", [])
         if (r.get("namespaces") or [namespace])[0].startswith(namespace.rstrip("/"))
     ]
-    if not targets:
-        return 0
-    answer = client.batch_delete_memory_records(memoryId=mesh.settings.memory_id, records=targets)
-    return len(answer.get("successfulRecords", []))
+    deleted = 0
+    for target in targets:  # a session has a summary record or two: one namespace-conditioned call each
+        try:
+            client.delete_memory_record(memoryId=mesh.settings.memory_id, **target)
+            deleted += 1
+        except client.exceptions.ResourceNotFoundException:
+            continue
+    return deleted
 
 
 def _delete_vector_summary(mesh: Any, identity: Identity, session_id: str, supervisor_name: str) -> int:

@@ -89,8 +89,11 @@ API_BUDGET_S = 29.0
 #: Least time worth starting an upstream call with.
 MIN_RECALL_S = 0.2
 MIN_AGENT_S = 1.0
-#: The turn's write may use part of the safety margin: the answer is already paid for.
+#: The turn's write may use part of the safety margin (the answer is already paid for), but retries a throttled
+#: write for at most this long before queuing it: CreateEvent allows 5 calls per second per actor and session,
+#: so a throttle clears within about a second, and the user is waiting.
 WRITE_MARGIN_S = 0.4
+WRITE_BUDGET_S = 2.0
 
 
 class ConfigurationError(MemoryMeshError):
@@ -422,7 +425,7 @@ def _write_turn(
     from runtime.stores.agentcore_events import turn_event_message
 
     token = _client_token(context)
-    budget = Budget(max(0.2, deadline.remaining() + WRITE_MARGIN_S))
+    budget = Budget(min(WRITE_BUDGET_S, max(0.2, deadline.remaining() + WRITE_MARGIN_S)))
     try:
         mesh.events.record_turn(identity, session_id, said, client_token=token, budget=budget, origin_ms=origin_ms)
         obs.log("debug", "turn recorded", step="record", events=1, records=len(said), **log_fields)

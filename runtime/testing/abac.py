@@ -38,7 +38,7 @@ S3VECTORS_TENANT_ACTIONS = frozenset(
 AGENTCORE_ACTOR_ACTIONS = frozenset({"CreateEvent", "GetEvent", "ListEvents", "ListSessions", "DeleteEvent"})
 #: AgentCore actions the TVM grants on namespaces ``<root><TenantID>:*`` (``bedrock-agentcore:namespace``).
 AGENTCORE_NAMESPACE_ACTIONS = frozenset(
-    {"RetrieveMemoryRecords", "ListMemoryRecords", "GetMemoryRecord", "DeleteMemoryRecord", "BatchDeleteMemoryRecords"}
+    {"RetrieveMemoryRecords", "ListMemoryRecords", "GetMemoryRecord", "DeleteMemoryRecord"}
 )
 #: The namespace roots of the AgentMemory strategies (constructs_lib.agent_memory.NAMESPACE_ROOTS).
 NAMESPACE_ROOTS = ("/summaries/", "/facts/", "/preferences/")
