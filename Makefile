@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 VENV_FORCE := $(if $(filter ok missing,$(shell sh scripts/dev-env venv-state $(VENV))),,FORCE)
 
 .DEFAULT_GOAL := deps
-.PHONY: help deps venv synth test lint test-live bench bench-synth bench-runtime bench-lambda clean FORCE
+.PHONY: help deps venv synth test lint test-live bench bench-synth bench-runtime bench-lambda clean demo FORCE
 
 help: ## List the targets (this text)
 	@echo "Usage: make <target> [PYTHON=python3.12] [BUNDLE=1] [PYTEST_ARGS=...]"
@@ -55,6 +55,9 @@ lint: $(VENV)/.installed ## ruff check and mypy (not yet part of make test)
 
 test-live: $(VENV)/.installed ## Opt-in tests against a deployed mesh (skip cleanly without AWS credentials)
 	$(PY) -m pytest tests/live -m live --run-live
+
+demo: $(VENV)/.installed ## Tell the mesh's story offline: two tenants, a worker in another account, recall, forget
+	$(PY) -m runtime.testing.demo
 
 bench-synth: deps ## Synth-scale benchmark (benchmarks/README.md)
 	$(PY) benchmarks/synth_scale.py

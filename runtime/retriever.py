@@ -2,10 +2,10 @@
 
 Ranking rule: every backend reports ``score`` as "higher is more relevant" — S3 Vectors and the local store
 as 1 - cosine distance (cosine similarity; 1 / (1 + distance) on a euclidean index), AgentCore as its own
-relevance score (itself derived from cosine similarity). The retriever clamps each score to [0, 1] (a missing score counts as 0), multiplies it by the
-backend's weight (default 1.0), and sorts by that, then newest first. Records whose content is the same
-after Unicode normalization, case folding and whitespace collapsing are one memory: the best-scored copy
-is kept.
+relevance score (itself derived from cosine similarity). The retriever clamps each score to [0, 1] (a missing
+score counts as 0), multiplies it by the backend's weight (default 1.0), and sorts by that, then newest first.
+Records whose content is the same after Unicode normalization, case folding and whitespace collapsing are one
+memory: the best-scored copy is kept.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
+from runtime.budget import run_in_context
 from runtime.errors import InvalidInputError, MemoryMeshError, UpstreamError, UpstreamTimeoutError
 from runtime.records import MemoryBackend, MemoryQuery, MemoryRecord
 from runtime.rendering import render_memory_block
@@ -75,7 +76,7 @@ class MemoryRetriever:
                 )
         self.backends = backends
         self.timeout_s = float(timeout_s)
-        self._weights = {name: float(weights.get(name, 1.0)) for name in names}
+        self._weights = {str(name): float(weights.get(str(name), 1.0)) for name in names}
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -86,11 +87,17 @@ class MemoryRetriever:
         result = self.retrieve_result(query)
         return list(result.records)
 
-    def retrieve_result(self, query: MemoryQuery) -> RetrievalResult:
-        """Like :meth:`retrieve`, but also reports the backends that failed."""
+    def retrieve_result(self, query: MemoryQuery, *, timeout_s: float | None = None) -> RetrievalResult:
+        """Like :meth:`retrieve`, but also reports the backends that failed.
+
+        ``timeout_s`` (default: the retriever's) bounds this call: every backend then runs on the pool and the
+        caller waits at most that long, so one slow backend costs the budget, never more.
+        """
         if not isinstance(query, MemoryQuery):
             raise InvalidInputError("query", f"<{type(query).__name__}>", "must be a runtime.records.MemoryQuery")
-        if len(self.backends) == 1:
+        if timeout_s is not None:
+            answers = self._search_all(query, timeout_s=max(0.0, float(timeout_s)), inline=False)
+        elif len(self.backends) == 1:
             answers = [self._search_one(self.backends[0], query)]
         else:
             answers = self._search_all(query)
@@ -139,28 +146,35 @@ class MemoryRetriever:
             logger.exception("memory backend raised an unexpected error", extra={"backend": backend.name})
             return self._failure(backend.name, UpstreamError(f"memory backend {backend.name!r} failed unexpectedly"))
 
-    def _search_all(self, query: MemoryQuery) -> list[list[MemoryRecord] | BackendFailure]:
-        # The first backend runs on the calling thread while the others run in the pool: one thread hand-off fewer
-        # per retrieve. Its answer is dropped, like a pooled one, if it arrives after the timeout.
+    def _search_all(
+        self, query: MemoryQuery, *, timeout_s: float | None = None, inline: bool = True
+    ) -> list[list[MemoryRecord] | BackendFailure]:
+        # By default the first backend runs on the calling thread while the others run in the pool: one thread
+        # hand-off fewer per retrieve. Its answer is dropped, like a pooled one, if it arrives after the timeout.
+        # Pooled calls carry the caller's context variables (credentials may live in one).
+        timeout = self.timeout_s if timeout_s is None else timeout_s
         started = time.monotonic()
         executor = self._pool()
-        futures: list[Future] = [executor.submit(self._search_one, backend, query) for backend in self.backends[1:]]
-        inline = self._search_one(self.backends[0], query)
-        if time.monotonic() - started > self.timeout_s:
-            inline = self._timed_out(self.backends[0].name)
-        wait(futures, timeout=max(0.0, self.timeout_s - (time.monotonic() - started)))
-        answers: list[list[MemoryRecord] | BackendFailure] = [inline]
-        for backend, future in zip(self.backends[1:], futures, strict=True):
+        pooled = self.backends[1:] if inline else self.backends
+        futures: list[Future] = [run_in_context(executor, self._search_one, backend, query) for backend in pooled]
+        answers: list[list[MemoryRecord] | BackendFailure] = []
+        if inline:
+            first = self._search_one(self.backends[0], query)
+            if time.monotonic() - started > timeout:
+                first = self._timed_out(self.backends[0].name, timeout)
+            answers.append(first)
+        wait(futures, timeout=max(0.0, timeout - (time.monotonic() - started)))
+        for backend, future in zip(pooled, futures, strict=True):
             if future.done():
                 answers.append(future.result())
                 continue
             future.cancel()  # drops it if it never started; a running call's answer is discarded
-            answers.append(self._timed_out(backend.name))
+            answers.append(self._timed_out(backend.name, timeout))
         return answers
 
-    def _timed_out(self, backend: str) -> BackendFailure:
+    def _timed_out(self, backend: str, timeout_s: float) -> BackendFailure:
         return self._failure(backend, UpstreamTimeoutError(
-            f"memory backend {backend!r} did not answer within {self.timeout_s:g} s"))
+            f"memory backend {backend!r} did not answer within {timeout_s:.3g} s"))
 
     def _pool(self) -> ThreadPoolExecutor:
         executor = self._executor
@@ -168,7 +182,7 @@ class MemoryRetriever:
             with self._executor_lock:
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(
-                        max_workers=max(2, 2 * (len(self.backends) - 1)), thread_name_prefix="memory-retriever"
+                        max_workers=max(4, 2 * len(self.backends)), thread_name_prefix="memory-retriever"
                     )
                 executor = self._executor
         return executor

@@ -23,8 +23,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from runtime.contract.agents import AGENTCORE_RUNTIME, BEDROCK_AGENT, AgentRef
@@ -32,7 +32,7 @@ from runtime.errors import UpstreamError, UpstreamTimeoutError
 from runtime.handlers._http import public
 from runtime.identity import Identity
 from runtime.records import MemoryRecord
-from runtime.rendering import render_memory_block
+from runtime.rendering import render_memory_block, render_session_block
 
 __all__ = [
     "AGENTCORE_RUNTIME",
@@ -50,6 +50,8 @@ __all__ = [
 
 #: Bytes of memory block handed to an agent (the structured records repeat the same entries).
 MEMORY_BUDGET_BYTES = 4000
+#: Bytes of the session block (recent messages) handed to an agent; the structured entries repeat them.
+SESSION_BUDGET_BYTES = 6000
 #: Worker access credentials: sts:AssumeRole's minimum duration, refreshed two minutes before expiry.
 WORKER_CREDENTIALS_SECONDS = 900
 WORKER_REFRESH_MARGIN_S = 120
@@ -126,13 +128,17 @@ class Deadline:
 
 @dataclass(frozen=True)
 class MemoryContext:
-    """The memories handed to an agent: one delimited block plus the same entries as structured records."""
+    """What an agent is handed beside the prompt: the long-term memories (one delimited block plus the same entries
+    as structured records) and the session's recent messages (structured, each labelled with its agent, and as a
+    delimited block)."""
 
     tenant_id: str
     actor_id: str
     session_id: str | None
     block: str
     records: tuple[dict[str, Any], ...]
+    recent: tuple[dict[str, Any], ...] = ()
+    session_block: str = ""
 
     @classmethod
     def build(
@@ -141,13 +147,28 @@ class MemoryContext:
         session_id: str | None,
         records: Sequence[MemoryRecord],
         *,
+        recent: Sequence[Mapping[str, Any]] = (),
         budget_bytes: int = MEMORY_BUDGET_BYTES,
+        session_budget_bytes: int = SESSION_BUDGET_BYTES,
     ) -> MemoryContext:
-        """Render ``records`` into the block (within ``budget_bytes``) and keep the entries that made it in."""
+        """Render ``records`` into the block (within ``budget_bytes``) and keep the entries that made it in; the
+        same for ``recent`` (oldest first; the newest that fit ``session_budget_bytes`` are kept)."""
         block = render_memory_block(records, budget_bytes=budget_bytes)
         used = block.count("<memory kind=")
         entries = tuple(_record_entry(record) for record in records[:used])
-        return cls(identity.tenant_id, identity.actor_id, session_id, block, entries)
+        session_block = render_session_block(recent, budget_bytes=session_budget_bytes)
+        kept = session_block.count("<turn role=")
+        recent_entries = tuple(dict(entry) for entry in recent[len(recent) - kept:]) if kept else ()
+        return cls(identity.tenant_id, identity.actor_id, session_id, block, entries, recent_entries, session_block)
+
+    def with_recent(
+        self, recent: Sequence[Mapping[str, Any]], *, budget_bytes: int = SESSION_BUDGET_BYTES
+    ) -> MemoryContext:
+        """The same memories with another view of the session (e.g. including this turn's earlier answers)."""
+        session_block = render_session_block(recent, budget_bytes=budget_bytes)
+        kept = session_block.count("<turn role=")
+        entries = tuple(dict(entry) for entry in recent[len(recent) - kept:]) if kept else ()
+        return replace(self, recent=entries, session_block=session_block)
 
     @property
     def count(self) -> int:
@@ -161,14 +182,22 @@ class MemoryContext:
             "mesh_memory_count": str(self.count),
             "mesh_memory_context": self.block,
             "mesh_memories": json.dumps(list(self.records), separators=(",", ":")),
+            "mesh_recent_turns": json.dumps(list(self.recent), separators=(",", ":")),
+            "mesh_session_context": self.session_block,
         }
         if self.session_id:
             attributes["mesh_session_id"] = self.session_id
         return attributes
 
-    def prompt_session_attributes(self) -> dict[str, str]:
-        """Bedrock Agents ``promptSessionAttributes`` (the agent's prompt template sees them)."""
-        return {"mesh_memory_context": self.block} if self.block else {}
+    def prompt_session_attributes(self, *, include_session: bool = True) -> dict[str, str]:
+        """Bedrock Agents ``promptSessionAttributes`` (the agent's prompt template sees them).
+
+        ``include_session=False`` for an agent that keeps the conversation in its own session already.
+        """
+        attributes = {"mesh_memory_context": self.block} if self.block else {}
+        if include_session and self.session_block:
+            attributes["mesh_session_context"] = self.session_block
+        return attributes
 
     def payload(self) -> dict[str, Any]:
         """The ``memory`` object of an AgentCore Runtime payload."""
@@ -179,13 +208,15 @@ class MemoryContext:
             "count": self.count,
             "context": self.block,
             "records": list(self.records),
+            "recent_turns": list(self.recent),
+            "session_context": self.session_block,
         }
 
 
 def _record_entry(record: MemoryRecord) -> dict[str, Any]:
     entry: dict[str, Any] = {"content": record.content, "kind": record.kind, "source": record.source}
     if record.stored_at is not None:
-        entry["date"] = datetime.fromtimestamp(record.stored_at, tz=timezone.utc).strftime("%Y-%m-%d")
+        entry["date"] = datetime.fromtimestamp(record.stored_at, tz=UTC).strftime("%Y-%m-%d")
     return entry
 
 
@@ -295,7 +326,9 @@ def _invoke_bedrock_agent(
         "enableTrace": False,
         "sessionState": {
             "sessionAttributes": memory.session_attributes(),
-            "promptSessionAttributes": memory.prompt_session_attributes(),
+            # A Bedrock Agent with a session (the supervisor) keeps the conversation itself: its prompt needs only
+            # the memories; the structured recent turns stay in sessionAttributes for its action groups.
+            "promptSessionAttributes": memory.prompt_session_attributes(include_session=session_id is None),
         },
     }
     if session_id is not None:
@@ -470,3 +503,96 @@ def _sts_config() -> Any:
     from botocore.config import Config
 
     return Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 2})
+
+
+# -- Bedrock Agents' own session memory ------------------------------------------------------------------------
+
+
+def end_agent_session(
+    client: Any, agent: AgentRef, *, identity: Identity, session_id: str, agent_name: str, agent_memory: bool
+) -> None:
+    """End the agent's session (``endSession=true``, with the user's ``memoryId`` when the agent keeps memory), so
+    Bedrock Agents summarizes it into that memory (asynchronously: summaries appear minutes later)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    request: dict[str, Any] = {
+        "agentId": agent.agent_id,
+        "agentAliasId": agent.alias_id,
+        "sessionId": agent_session_id(identity, session_id, agent_name),
+        "endSession": True,
+        "enableTrace": False,
+    }
+    if agent_memory:
+        request["memoryId"] = bedrock_memory_id(identity)
+    try:
+        response = client.invoke_agent(**request)
+        stream = response.get("completion")
+        try:
+            for _ in stream or ():
+                pass
+        finally:
+            _close(stream)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code") or "Unknown"
+        raise UpstreamError(f"{agent.kind} {agent_name!r} could not end the session ({code})") from None
+    except BotoCoreError as error:
+        raise UpstreamError(f"{agent.kind} {agent_name!r} could not be reached ({type(error).__name__})") from None
+
+
+def agent_session_summaries(
+    client: Any, agent: AgentRef, identity: Identity, *, max_items: int = 100, max_pages: int = 10
+) -> list[dict[str, Any]]:
+    """The user's Bedrock Agents session summaries (``GetAgentMemory`` SESSION_SUMMARY), newest first."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    request: dict[str, Any] = {
+        "agentId": agent.agent_id,
+        "agentAliasId": agent.alias_id,
+        "memoryId": bedrock_memory_id(identity),
+        "memoryType": "SESSION_SUMMARY",
+        "maxItems": max_items,
+    }
+    summaries: list[dict[str, Any]] = []
+    try:
+        for _ in range(max_pages):
+            page = client.get_agent_memory(**request)
+            for content in page.get("memoryContents", []):
+                summary = content.get("sessionSummary")
+                if summary and summary.get("summaryText"):
+                    summaries.append(summary)
+            token = page.get("nextToken")
+            if not token:
+                break
+            request["nextToken"] = token
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code") or "Unknown"
+        if code == "ResourceNotFoundException":
+            return []  # no memory kept for this user yet
+        raise UpstreamError(f"{agent.kind} memory could not be read ({code})") from None
+    except BotoCoreError as error:
+        raise UpstreamError(f"{agent.kind} memory could not be read ({type(error).__name__})") from None
+    summaries.sort(key=lambda s: _timestamp(s.get("sessionStartTime")), reverse=True)
+    return summaries
+
+
+def delete_agent_session_memory(
+    client: Any, agent: AgentRef, identity: Identity, session_id: str, agent_name: str
+) -> None:
+    """Delete the summary Bedrock Agents keeps of one session of the user (``DeleteAgentMemory`` with sessionId)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client.delete_agent_memory(
+            agentId=agent.agent_id, agentAliasId=agent.alias_id, memoryId=bedrock_memory_id(identity),
+            sessionId=agent_session_id(identity, session_id, agent_name),
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code") or "Unknown"
+        if code != "ResourceNotFoundException":
+            raise UpstreamError(f"{agent.kind} session memory could not be deleted ({code})") from None
+    except BotoCoreError as error:
+        raise UpstreamError(f"{agent.kind} session memory could not be deleted ({type(error).__name__})") from None
+
+
+def _timestamp(value: Any) -> float:
+    return value.timestamp() if isinstance(value, datetime) else 0.0

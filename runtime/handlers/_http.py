@@ -31,6 +31,7 @@ from runtime.identity import Identity, identity_from_claims, trusted_identity
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "check_query",
     "Request",
     "as_upstream",
     "check_fields",
@@ -69,6 +70,7 @@ class Request:
     path_parameters: Mapping[str, str] = field(default_factory=dict)
     claims: Mapping[str, Any] | None = None
     request_id: str | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
 
 
 def is_api_event(event: Any) -> bool:
@@ -85,15 +87,16 @@ def parse_request(event: Any) -> Request:
     if not is_api_event(event):
         _check_keys(event, "payload")
         return Request(api=False, body=MappingProxyType(dict(event)))
-    context = _mapping(event.get("requestContext"), "requestContext")
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEventV2
+
+    api = APIGatewayProxyEventV2(dict(event))  # typed access; every value is still checked below
+    context = _mapping(api.get("requestContext"), "requestContext")
     http = _mapping(context.get("http"), "requestContext.http")
     method = _optional_str(http.get("method"), "requestContext.http.method")
-    path = _optional_str(event.get("rawPath"), "rawPath") or _optional_str(http.get("path"), "requestContext.http.path")
-    route_key = _optional_str(event.get("routeKey"), "routeKey")
-    params = _mapping(event.get("pathParameters"), "pathParameters")
-    for name, value in params.items():
-        if not isinstance(value, str):
-            raise InvalidInputError(f"pathParameters.{name}", f"<{type(value).__name__}>", "must be a string")
+    path = _optional_str(api.get("rawPath"), "rawPath") or _optional_str(http.get("path"), "requestContext.http.path")
+    route_key = _optional_str(api.get("routeKey"), "routeKey")
+    params = _string_map(api.get("pathParameters"), "pathParameters")
+    query = _string_map(api.get("queryStringParameters"), "queryStringParameters")
     authorizer = _mapping(context.get("authorizer"), "requestContext.authorizer")
     jwt = _mapping(authorizer.get("jwt"), "requestContext.authorizer.jwt")
     claims = jwt.get("claims")
@@ -111,6 +114,7 @@ def parse_request(event: Any) -> Request:
         path_parameters=MappingProxyType(dict(params)),
         claims=MappingProxyType(dict(claims)) if claims is not None else None,
         request_id=request_id if isinstance(request_id, str) else None,
+        query=MappingProxyType(dict(query)),
     )
 
 
@@ -121,7 +125,7 @@ def match_route(request: Request, routes: Iterable[str]) -> tuple[str, Mapping[s
     """
     routes = tuple(routes)
     if request.route_key in routes:
-        return request.route_key, request.path_parameters  # type: ignore[return-value]
+        return str(request.route_key), request.path_parameters
     if request.method is None or request.path is None:
         return None
     for route in routes:
@@ -143,6 +147,16 @@ def check_fields(body: Mapping[str, Any], allowed: Iterable[str], *, where: str 
                 f"{where}.{name}", f"<{type(body[name]).__name__}>",
                 f"is not a known field; allowed fields are {', '.join(allowed)}",
             )
+
+
+def check_query(query: Mapping[str, str], allowed: Iterable[str]) -> None:
+    """Reject a query parameter that is not in ``allowed``, naming it."""
+    allowed = tuple(allowed)
+    for name in query:
+        if name not in allowed:
+            rule = f"is not a known query parameter; allowed are {', '.join(allowed)}" if allowed else \
+                "is not a known query parameter; this route takes none"
+            raise InvalidInputError(f"query.{name[:40]}", "<string>", rule)
 
 
 def request_identity(request: Request, *, tenant_claim: str, index_prefix: str = "") -> Identity:
@@ -227,7 +241,8 @@ def error_response(error: BaseException, *, api: bool) -> dict[str, Any]:
 
 
 def handle_errors(handler: Callable[[Any, Any], dict[str, Any]]) -> Callable[[Any, Any], dict[str, Any]]:
-    """Wrap a Lambda handler: observability set up and flushed per invocation, and no exception escapes.
+    """Wrap a Lambda handler: Powertools' lifecycle (log keys, metrics flushed per invocation), and no exception
+    escapes.
 
     Typed errors become their status; anything else is logged by type and place (never its message, which
     may hold request data) and answered 500 InternalError.
@@ -235,9 +250,8 @@ def handle_errors(handler: Callable[[Any, Any], dict[str, Any]]) -> Callable[[An
     from runtime.handlers import _observability
 
     @functools.wraps(handler)
-    def wrapper(event: Any, context: Any = None) -> dict[str, Any]:
+    def guarded(event: Any, context: Any = None) -> dict[str, Any]:
         api = is_api_event(event)
-        _observability.begin(context, handler=handler.__module__.rsplit(".", 1)[-1])
         try:
             return handler(event, context)
         except MemoryMeshError as error:
@@ -246,9 +260,10 @@ def handle_errors(handler: Callable[[Any, Any], dict[str, Any]]) -> Callable[[An
         except Exception as error:  # the contract: no input makes a handler raise
             _observability.failed(error, status=500)
             return error_response(error, api=api)
-        finally:
-            _observability.end()
 
+    wrapper: Callable[[Any, Any], dict[str, Any]] = _observability.lambda_lifecycle(
+        guarded, name=handler.__module__.rsplit(".", 1)[-1]
+    )
     return wrapper
 
 
@@ -268,6 +283,14 @@ def _check_keys(value: Mapping[Any, Any], field: str) -> None:
     for key in value:
         if not isinstance(key, str):
             raise InvalidInputError(field, f"<{type(key).__name__} key>", "must have string keys")
+
+
+def _string_map(value: Any, field: str) -> Mapping[str, str]:
+    found = _mapping(value, field)
+    for name, item in found.items():
+        if not isinstance(item, str):
+            raise InvalidInputError(f"{field}.{name}", f"<{type(item).__name__}>", "must be a string")
+    return found
 
 
 def _optional_str(value: Any, field: str) -> str | None:

@@ -1,8 +1,8 @@
 """Structured JSON logs and EMF metrics for the handlers (Powertools), set up once per container, lazily.
 
 Logs never carry message text, raw claims or other request data: :func:`log` keeps only the fields named
-in :data:`LOG_FIELDS`, and actors and sessions appear only as short hashes (``actor_ref``, ``session_ref``). Metrics go to the
-``AgentMemoryMesh`` namespace (``POWERTOOLS_METRICS_NAMESPACE``) and are flushed at the end of each
+in :data:`LOG_FIELDS`, and actors and sessions appear only as short hashes (``actor_ref``, ``session_ref``).
+Metrics go to the ``AgentMemoryMesh`` namespace (``POWERTOOLS_METRICS_NAMESPACE``) and are flushed at the end of each
 invocation by :func:`runtime.handlers._http.handle_errors`.
 """
 
@@ -13,11 +13,15 @@ import os
 import sys
 import threading
 import traceback
+import warnings
 from typing import Any
 
 from runtime.identity import log_ref
 
-__all__ = ["LOG_FIELDS", "begin", "count", "end", "failed", "log", "logger", "metrics", "session_ref"]
+__all__ = [
+    "LOG_FIELDS", "WIRE_LOGGERS", "begin", "count", "end", "failed", "lambda_lifecycle", "log", "logger", "metrics",
+    "session_ref",
+]
 
 DEFAULT_SERVICE = "agent-memory-mesh"
 DEFAULT_NAMESPACE = "AgentMemoryMesh"
@@ -26,9 +30,13 @@ LOG_FIELDS = frozenset(
     {
         "handler", "route", "status", "code", "error_type", "raised_at", "tenant_id", "actor_ref", "session_ref",
         "worker", "delegated", "memories", "duration_ms", "step", "agent_kind", "backend", "backends_failed",
-        "records", "deleted", "batch_size", "failed", "events", "indexes",
+        "records", "deleted", "batch_size", "failed", "events", "indexes", "queued", "backends_ok", "turns",
+        "complete", "sessions",
     }
 )
+#: Libraries whose DEBUG output carries request and response bodies, headers or credentials (botocore logs the
+#: signed request, the Authorization header and every body at DEBUG): held at WARNING whatever LOG_LEVEL says.
+WIRE_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "aws_xray_sdk")
 
 _lock = threading.Lock()
 _logger: Any = None
@@ -45,11 +53,20 @@ def logger() -> Any:
 
                 level = os.environ.get("LOG_LEVEL") or None
                 service = os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
-                created = Logger(service=service, level=level, stream=_CurrentStdout())
+                created = Logger(service=service, level=level, stream=_CurrentStdout())  # type: ignore[arg-type]
+                quiet_wire_logs()
                 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
                     _route_runtime_logs(created)
                 _logger = created
     return _logger
+
+
+def reset() -> None:
+    """Forget the container's logger and metrics (tests changing LOG_LEVEL)."""
+    global _logger, _metrics
+    with _lock:
+        _logger = None
+        _metrics = None
 
 
 def metrics() -> Any:
@@ -90,6 +107,61 @@ def count(name: str, value: float = 1) -> None:
 def session_ref(session_id: str | None) -> str | None:
     """A short, stable reference to a session for logs (session ids are caller-chosen and may hold PII)."""
     return log_ref(session_id) if session_id else None
+
+
+def quiet_wire_logs() -> None:
+    """Hold the AWS SDK's wire loggers (and any child given its own level) at WARNING: their DEBUG and INFO
+    lines hold request paths (actor and session ids), bodies, headers and signatures."""
+    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".", 1)[0] in WIRE_LOGGERS]
+    for name in {*WIRE_LOGGERS, *names}:
+        wire = logging.getLogger(name)
+        if name in WIRE_LOGGERS and wire.level < logging.WARNING:
+            wire.setLevel(logging.WARNING)
+        elif name not in WIRE_LOGGERS and logging.NOTSET < wire.level < logging.WARNING:
+            wire.setLevel(logging.NOTSET)  # a child inherits the pinned level of its root
+
+
+def lambda_lifecycle(handler: Any, *, name: str) -> Any:
+    """Wrap a handler in Powertools' lifecycle decorators: ``Logger.inject_lambda_context`` (request id, cold
+    start, function name on every line; never the event) and ``Metrics.log_metrics`` (flush per invocation).
+
+    Without a Lambda context (direct calls in tests and tools) the same keys are set by hand.
+    """
+    import functools
+
+    decorated: list[Any] = []
+
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any = None) -> Any:
+        quiet_wire_logs()  # every invocation: code run since may have lowered them
+        if not _is_lambda_context(context):
+            begin(context, handler=name)
+            try:
+                return handler(event, context)
+            finally:
+                end()
+        if not decorated:
+            inner = metrics().log_metrics(handler)
+            decorated.append(logger().inject_lambda_context(inner, log_event=False, clear_state=True))
+        logger().append_keys(handler=name)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="No application metrics to publish")
+                return decorated[0](event, context)
+        finally:
+            try:
+                logger().remove_keys(["handler"])
+            except Exception:
+                pass
+
+    return wrapper
+
+
+def _is_lambda_context(context: Any) -> bool:
+    return all(
+        hasattr(context, attribute)
+        for attribute in ("function_name", "memory_limit_in_mb", "invoked_function_arn", "aws_request_id")
+    )
 
 
 def begin(context: Any, *, handler: str) -> None:

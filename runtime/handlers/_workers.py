@@ -43,7 +43,7 @@ def validate_worker_name(value: Any, *, field: str = "worker") -> str:
     if not rules.WORKER_NAME.matches(value):
         shown = value if isinstance(value, str) else f"<{type(value).__name__}>"
         raise InvalidInputError(field, shown, f"must be a worker name: {rules.WORKER_NAME.sentence}")
-    return value  # type: ignore[no-any-return]
+    return str(value)
 
 
 class WorkerRegistry:

@@ -1,19 +1,20 @@
 """The orchestrator Lambda: a user's message goes to the supervisor agent and, on delegation, to a worker agent in
-another account, both with the user's memories of this tenant; every turn lands in the shared memory.
+another account, each with the user's memories of this tenant and the session so far; every turn is one event.
 
 Routes (API Gateway HTTP API, payload format 2.0, JWT authorizer):
 
 - ``POST /sessions/{session_id}/messages`` body ``{"message", "worker"?, "end_session"?}`` -> the handoff;
-- ``POST /sessions/{session_id}/end`` -> enqueue the session's summary job (202);
-- ``GET /memories`` -> what both backends remember about the caller.
+- ``POST /sessions/{session_id}/end`` -> queue the session's summary and end it in the Bedrock Agents (202);
+- ``GET /sessions``, ``GET /sessions/{session_id}``, ``DELETE /sessions/{session_id}`` -> :mod:`._sessions`;
+- ``GET /memories`` -> what the stores (and the supervisor's Bedrock Agents memory) remember about the caller.
 
 Direct invoke (IAM, service to service): ``{"message", "session_id"?, "tenant_id", "actor_id", "worker"?,
-"end_session"?}``; without ``session_id`` the call is stateless: it reads long-term memory but writes nothing
-(no turn events, no Bedrock Agents memory, no summary).
+"end_session"?}``; without ``session_id`` the call is stateless: it reads long-term memory but writes nothing.
 
-Delegation: the request names a ``worker``, or the supervisor's answer holds a line ``HANDOFF: <worker-name>``
-(removed from ``supervisor_response``). A worker named by the request must exist (404) and serve the tenant
-(403); one named only by the supervisor that does not is reported in ``worker_error``.
+One turn: ONE recall round (vector query, AgentCore retrieval of every kind and the session's recent turns, all
+at once under one budget; a failing or slow backend only degrades it), the supervisor, maybe a worker, and ONE
+CreateEvent with every message once the answer is known (the user's message alone when the agents fail). A
+write still throttled after its retries is queued for the lifecycle function; the answer is returned anyway.
 """
 
 from __future__ import annotations
@@ -21,17 +22,31 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from runtime.errors import InvalidInputError, MemoryMeshError, NotFoundError
+from runtime.budget import Budget, run_in_context
+from runtime.errors import InvalidInputError, MemoryMeshError, NotFoundError, UpstreamTimeoutError
 from runtime.handlers import _observability as obs
-from runtime.handlers._agents import AgentClients, AgentRef, Deadline, MemoryContext, invoke_agent, split_handoff
+from runtime.handlers._agents import (
+    BEDROCK_AGENT,
+    AgentClients,
+    AgentRef,
+    Deadline,
+    MemoryContext,
+    agent_session_summaries,
+    invoke_agent,
+    split_handoff,
+)
 from runtime.handlers._http import (
     Request,
     as_upstream,
     check_fields,
+    check_query,
     error_body,
     handle_errors,
     match_route,
@@ -47,26 +62,38 @@ __all__ = ["MAX_MESSAGE_BYTES", "ROUTES", "SUPERVISOR_AGENT_NAME", "handler", "r
 
 ROUTE_MESSAGE = "POST /sessions/{session_id}/messages"
 ROUTE_END = "POST /sessions/{session_id}/end"
+ROUTE_SESSIONS = "GET /sessions"
+ROUTE_SESSION = "GET /sessions/{session_id}"
+ROUTE_DELETE_SESSION = "DELETE /sessions/{session_id}"
 ROUTE_MEMORIES = "GET /memories"
-ROUTES = (ROUTE_MESSAGE, ROUTE_END, ROUTE_MEMORIES)
+ROUTES = (ROUTE_MESSAGE, ROUTE_END, ROUTE_SESSIONS, ROUTE_SESSION, ROUTE_DELETE_SESSION, ROUTE_MEMORIES)
 DIRECT_FIELDS = ("message", "session_id", "tenant_id", "actor_id", "worker", "end_session")
 MESSAGE_FIELDS = ("message", "worker", "end_session", "tenant_id", "actor_id")
 IDENTITY_FIELDS = ("tenant_id", "actor_id")
 
-#: The agent name recorded with the supervisor's turns and used for session summaries.
+#: The agent name recorded with the supervisor's messages and used for session summaries.
 SUPERVISOR_AGENT_NAME = "supervisor"
 DEFAULT_TENANT_CLAIM = "custom:tenant_id"
 MAX_MESSAGE_BYTES = 16 * 1024
 #: Memories retrieved per message (before the memory block's byte budget).
 RECALL_TOP_K = 8
-RECALL_TIMEOUT_S = 2.0
+#: The recall round's budget: every read of the turn shares it, and a slow backend costs at most this.
+RECALL_BUDGET_S = 2.0
+#: Recent turns handed to the agents: at most this many turns, their texts at most this many bytes.
+RECENT_TURNS = 10
+RECENT_TURN_BYTES = 6000
 #: Kept back from the Lambda's remaining time to record, answer and flush metrics.
 SAFETY_MARGIN_S = 1.0
 #: API Gateway HTTP APIs end every integration after 30 seconds, whatever the function's timeout.
 API_BUDGET_S = 29.0
 #: Least time worth starting an upstream call with.
-MIN_WRITE_S = 0.25
+MIN_RECALL_S = 0.2
 MIN_AGENT_S = 1.0
+#: The turn's write may use part of the safety margin (the answer is already paid for), but retries a throttled
+#: write for at most this long before queuing it: CreateEvent allows 5 calls per second per actor and session,
+#: so a throttle clears within about a second, and the user is waiting.
+WRITE_MARGIN_S = 0.4
+WRITE_BUDGET_S = 2.0
 
 
 class ConfigurationError(MemoryMeshError):
@@ -89,10 +116,16 @@ class _Mesh:
     tenant_claim: str
     supervisor: AgentRef
     workers_file: str | None
+    lifecycle_queue_url: str | None
     memory: Any
+    events: Any
     vectors: Any
     retriever: Any
     agents: AgentClients
+    broker: Any
+    pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="orchestrator")
+    )
     _sqs: Any = field(default=None, repr=False)
 
     def workers(self) -> WorkerRegistry:
@@ -103,9 +136,13 @@ class _Mesh:
             import boto3
             from botocore.config import Config
 
-            config = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
+            config = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3})
             self._sqs = boto3.client("sqs", region_name=self.settings.region, config=config)
         return self._sqs
+
+    def close(self) -> None:
+        self.retriever.close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 _lock = threading.Lock()
@@ -115,6 +152,8 @@ _state: tuple[tuple[tuple[str, str], ...], _Mesh] | None = None
 @handle_errors
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point (HTTP API v2 event or direct-invoke payload)."""
+    from runtime.handlers import _sessions
+
     request = parse_request(event)
     if not request.api:
         return _direct(request, context)
@@ -128,15 +167,29 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     deadline = Deadline.from_context(context, margin_s=SAFETY_MARGIN_S, cap_s=API_BUDGET_S)
     if route == ROUTE_MEMORIES:
         check_fields(request.body, IDENTITY_FIELDS)
+        check_query(request.query, ())
         return respond(200, _list_memories(mesh, identity, deadline), api=True)
+    if route == ROUTE_SESSIONS:
+        check_fields(request.body, IDENTITY_FIELDS)
+        return respond(200, _sessions.list_sessions(mesh, identity, request.query), api=True)
     session_id = validate_session_id(params.get("session_id"), field="session_id")
+    if route == ROUTE_SESSION:
+        check_fields(request.body, IDENTITY_FIELDS)
+        return respond(200, _sessions.session_turns(mesh, identity, session_id, request.query), api=True)
+    if route == ROUTE_DELETE_SESSION:
+        check_fields(request.body, IDENTITY_FIELDS)
+        check_query(request.query, ())
+        status, body = _sessions.delete_session(mesh, identity, session_id, deadline, SUPERVISOR_AGENT_NAME)
+        return respond(status, body, api=True)
     if route == ROUTE_END:
         check_fields(request.body, IDENTITY_FIELDS)
-        _enqueue_summary(mesh, identity, session_id, deadline)
+        check_query(request.query, ())
+        body = _sessions.end_session(mesh, identity, session_id, deadline, SUPERVISOR_AGENT_NAME)
         obs.log("info", "session ended", route="end", tenant_id=identity.tenant_id, actor=identity.actor_id,
                 session_ref=obs.session_ref(session_id))
-        return respond(202, {"session_id": session_id, "summary_queued": True}, api=True)
+        return respond(202, body, api=True)
     check_fields(request.body, MESSAGE_FIELDS)
+    check_query(request.query, ())
     turn = _turn(request.body, session_id)
     return respond(200, _handoff(mesh, identity, turn, deadline, context), api=True)
 
@@ -147,7 +200,7 @@ def reset() -> None:
     with _lock:
         previous, _state = _state, None
     if previous is not None:
-        previous[1].retriever.close()
+        previous[1].close()
 
 
 # -- routes ----------------------------------------------------------------------------------------------------
@@ -191,21 +244,24 @@ def _turn(body: Mapping[str, Any], session_id: str | None) -> _Turn:
 
 
 def _handoff(mesh: _Mesh, identity: Identity, turn: _Turn, deadline: Deadline, context: Any) -> dict[str, Any]:
-    # A worker named by the request is checked before anything is written or invoked.
+    from runtime.stores.agentcore_events import TurnMessage
+
+    # A worker named by the request is checked before anything is read, invoked or written.
     requested = mesh.workers().for_tenant(turn.worker, identity.tenant_id) if turn.worker else None
     session_id = turn.session_id
-    token = _client_token(context)
     log_fields = {
         "tenant_id": identity.tenant_id, "actor": identity.actor_id, "session_ref": obs.session_ref(session_id)
     }
+    said: list[TurnMessage] = [TurnMessage("USER", turn.message)]
+    origin_ms = int(time.time() * 1000)
 
-    if session_id is not None:
-        _record(mesh, identity, session_id, "USER", turn.message, None, token, deadline)
-    memory = MemoryContext.build(identity, session_id, _recall(mesh, identity, turn.message, deadline, log_fields))
+    deadline.require(MIN_RECALL_S + MIN_AGENT_S, "retrieve memories")
+    records, recent = _recall_round(mesh, identity, turn.message, session_id, deadline, log_fields)
+    memory = MemoryContext.build(identity, session_id, records, recent=recent.to_json())
     obs.count("MemoriesUsed", memory.count)
 
-    deadline.require(MIN_AGENT_S, "invoke the supervisor agent")
     try:
+        deadline.require(MIN_AGENT_S, "invoke the supervisor agent")
         reply = invoke_agent(
             mesh.agents.own(mesh.supervisor), mesh.supervisor, prompt=turn.message, identity=identity,
             session_id=session_id, agent_name=SUPERVISOR_AGENT_NAME, memory=memory, deadline=deadline,
@@ -213,10 +269,12 @@ def _handoff(mesh: _Mesh, identity: Identity, turn: _Turn, deadline: Deadline, c
         )
     except MemoryMeshError as error:
         obs.log("warning", "supervisor agent failed", step="supervisor", code=error.code, **log_fields)
+        if session_id is not None:  # the user's message stays durable: one event with it alone
+            _write_turn(mesh, identity, session_id, said, context, deadline, origin_ms, log_fields)
         raise as_upstream(error, "the supervisor agent") from None
     supervisor_text, signalled = split_handoff(reply.text)
-    if session_id is not None and supervisor_text:
-        _record(mesh, identity, session_id, "ASSISTANT", supervisor_text, SUPERVISOR_AGENT_NAME, token, deadline)
+    if supervisor_text:
+        said.append(TurnMessage("ASSISTANT", supervisor_text, SUPERVISOR_AGENT_NAME))
 
     answer: dict[str, Any] = {
         "session_id": session_id,
@@ -229,13 +287,27 @@ def _handoff(mesh: _Mesh, identity: Identity, turn: _Turn, deadline: Deadline, c
     target = requested.name if requested is not None else signalled
     if target is not None:
         answer["worker"] = target
-        _delegate(mesh, identity, turn, requested, target, memory, deadline, token, answer, log_fields)
+        # The worker sees the session so far, this turn's earlier messages included.
+        now = recent.plus(_current(said, origin_ms), max_bytes=RECENT_TURN_BYTES)
+        _delegate(mesh, identity, turn, requested, target, memory.with_recent(now.to_json()), deadline, answer,
+                  said, log_fields)
+    if session_id is not None:
+        recorded = _write_turn(mesh, identity, session_id, said, context, deadline, origin_ms, log_fields)
+        if recorded != "written":
+            answer["turn_recorded"] = recorded
     if turn.end_session:
         _end_with_turn(mesh, identity, session_id, answer, deadline)  # type: ignore[arg-type]
     obs.count("Handoffs")
     obs.log("info", "handoff answered", route="message", delegated=answer["delegated"], worker=answer["worker"],
-            memories=memory.count, code=(answer.get("worker_error") or {}).get("code"), **log_fields)
+            memories=memory.count, turns=len(recent.turns), code=(answer.get("worker_error") or {}).get("code"),
+            **log_fields)
     return answer
+
+
+def _current(said: list[Any], origin_ms: int) -> Any:
+    from runtime.stores.agentcore_events import SessionTurn
+
+    return SessionTurn("current", origin_ms, tuple(said))
 
 
 def _delegate(
@@ -246,11 +318,13 @@ def _delegate(
     target: str,
     memory: MemoryContext,
     deadline: Deadline,
-    token: str | None,
     answer: dict[str, Any],
+    said: list[Any],
     log_fields: Mapping[str, Any],
 ) -> None:
-    """Invoke the worker and record its answer; any failure lands in ``answer["worker_error"]``."""
+    """Invoke the worker; its answer joins ``said``; any failure lands in ``answer["worker_error"]``."""
+    from runtime.stores.agentcore_events import TurnMessage
+
     try:
         worker = requested or mesh.workers().for_tenant(target, identity.tenant_id)
     except MemoryMeshError as error:  # signalled by the supervisor only: not the caller's mistake
@@ -272,13 +346,117 @@ def _delegate(
         obs.log("warning", "worker agent failed", step="worker", worker=worker.name, code=error.code, **log_fields)
         return
     answer["worker_response"] = reply.text.strip()
+    said.append(TurnMessage("ASSISTANT", answer["worker_response"], worker.name))
     obs.count("Delegations")
-    if turn.session_id is not None:
-        _record(mesh, identity, turn.session_id, "ASSISTANT", answer["worker_response"], worker.name, token, deadline)
+
+
+# -- the recall round --------------------------------------------------------------------------------------
+
+
+class _KindSearch:
+    """AgentCore retrieval of one memory kind, as its own backend, so every kind is retrieved in parallel."""
+
+    def __init__(self, backend: Any, kind: str) -> None:
+        self._backend = backend
+        self._kind = kind
+        self.name = f"agentcore-{kind}"
+
+    def search(self, query: Any) -> list[Any]:
+        return list(self._backend.search(replace(query, kinds=(self._kind,))))
+
+    def delete_actor(self, tenant_id: str, actor_id: str) -> Any:  # the MemoryBackend protocol; never used here
+        raise NotImplementedError
+
+
+def _recall_round(
+    mesh: _Mesh, identity: Identity, message: str, session_id: str | None, deadline: Deadline,
+    log_fields: Mapping[str, Any],
+) -> tuple[list[Any], Any]:
+    """Every read of the turn at once, under one budget: memories from both stores and the recent turns.
+
+    A backend that fails or has not answered when the budget ends is left out (logged by error code only).
+    """
+    from runtime.records import MemoryQuery
+    from runtime.stores.agentcore_events import RecentTurns
+
+    budget = Budget(max(0.0, min(RECALL_BUDGET_S, deadline.remaining() - MIN_AGENT_S)))
+    started = budget.deadline - budget.remaining()
+    recent_future = None
+    if session_id is not None:
+        recent_future = run_in_context(
+            mesh.pool, mesh.events.recent_turns, identity, session_id, max_turns=RECENT_TURNS,
+            max_bytes=RECENT_TURN_BYTES,
+        )
+    query = MemoryQuery(tenant_id=identity.tenant_id, actor_id=identity.actor_id, text=message, top_k=RECALL_TOP_K)
+    records: list[Any] = []
+    failed: list[str] = []
+    try:
+        result = mesh.retriever.retrieve_result(query, timeout_s=budget.remaining())
+        records = list(result.records)
+        failed = [f"{failure.backend}:{failure.error.code}" for failure in result.errors]
+    except MemoryMeshError as error:
+        failed = [f"memories:{error.code}"]
+    recent = RecentTurns()
+    if recent_future is not None:
+        try:
+            recent = recent_future.result(timeout=budget.remaining())
+        except FutureTimeout:
+            recent_future.cancel()
+            failed.append(f"recent-turns:{UpstreamTimeoutError.code}")
+        except MemoryMeshError as error:
+            failed.append(f"recent-turns:{error.code}")
+    if failed:
+        obs.count("RecallDegraded")
+        obs.log("warning", "recall round was partial", step="recall", backends_failed=",".join(failed), **log_fields)
+    obs.log("debug", "recall round finished", step="recall", records=len(records), turns=len(recent.turns),
+            duration_ms=round((budget.deadline - budget.remaining() - started) * 1000, 1), **log_fields)
+    return records, recent
+
+
+# -- the turn's one event ----------------------------------------------------------------------------------
+
+
+def _write_turn(
+    mesh: _Mesh, identity: Identity, session_id: str, said: list[Any], context: Any, deadline: Deadline,
+    origin_ms: int, log_fields: Mapping[str, Any],
+) -> str:
+    """Write the turn as ONE event; if it fails (throttled past its retries, or any upstream error), queue the
+    write for the lifecycle function. Never raises: the answer is already produced. Returns how it went."""
+    from runtime.stores.agentcore_events import turn_event_message
+
+    token = _client_token(context)
+    budget = Budget(min(WRITE_BUDGET_S, max(0.2, deadline.remaining() + WRITE_MARGIN_S)))
+    try:
+        mesh.events.record_turn(identity, session_id, said, client_token=token, budget=budget, origin_ms=origin_ms)
+        obs.log("debug", "turn recorded", step="record", events=1, records=len(said), **log_fields)
+        return "written"
+    except MemoryMeshError as error:
+        obs.log("warning", "recording the turn failed", step="record", code=error.code, **log_fields)
+        failure = error
+    message = turn_event_message(identity, session_id, said, client_token=token, origin_ms=origin_ms)
+    if mesh.lifecycle_queue_url:
+        import json
+
+        try:
+            mesh.sqs().send_message(QueueUrl=mesh.lifecycle_queue_url,
+                                    MessageBody=json.dumps(message, separators=(",", ":")))
+            obs.count("TurnEventsQueued")
+            obs.log("info", "turn event queued", step="record", code=failure.code, queued=True, **log_fields)
+            return "queued"
+        except Exception as error:  # noqa: BLE001 - any failure here is the same: the write is lost
+            obs.log("error", "queueing the turn failed", step="record", error_type=type(error).__name__,
+                    **log_fields)
+    obs.count("TurnEventsLost")
+    obs.log("error", "turn event lost", step="record", code=failure.code, **log_fields)
+    return "lost"
+
+
+# -- memories ------------------------------------------------------------------------------------------------
 
 
 def _list_memories(mesh: _Mesh, identity: Identity, deadline: Deadline) -> dict[str, Any]:
-    """Everything both backends hold about the caller (their actor only), newest first."""
+    """Everything the stores hold about the caller (their actor only), newest first, with the supervisor's
+    Bedrock Agents session summaries (labelled ``source: bedrock-agent``)."""
     records = []
     for backend in (mesh.vectors, mesh.memory):
         deadline.require(MIN_AGENT_S, "list the memories")
@@ -286,11 +464,10 @@ def _list_memories(mesh: _Mesh, identity: Identity, deadline: Deadline) -> dict[
             records.extend(backend.list_actor(identity.tenant_id, identity.actor_id))
         except MemoryMeshError as error:
             if isinstance(error, NotFoundError) and backend is mesh.vectors:
-                continue  # a tenant without an index yet simply has no vector memories
+                continue  # a user without an index yet simply has no vector memories
             obs.log("warning", "listing memories failed", backend=backend.name, code=error.code,
                     tenant_id=identity.tenant_id, actor=identity.actor_id)
             raise as_upstream(error, "the memory service") from None
-    records.sort(key=lambda record: -(record.stored_at or 0))
     memories = [
         {
             "content": record.content,
@@ -303,61 +480,42 @@ def _list_memories(mesh: _Mesh, identity: Identity, deadline: Deadline) -> dict[
         }
         for record in records
     ]
+    if mesh.supervisor.kind == BEDROCK_AGENT:
+        deadline.require(MIN_AGENT_S, "read the supervisor agent's memory")
+        try:
+            summaries = agent_session_summaries(mesh.agents.own(mesh.supervisor), mesh.supervisor, identity)
+        except MemoryMeshError as error:
+            obs.log("warning", "reading the agent's memory failed", backend="bedrock-agent", code=error.code,
+                    tenant_id=identity.tenant_id, actor=identity.actor_id)
+            raise as_upstream(error, "the supervisor agent's memory") from None
+        for summary in summaries:
+            start = summary.get("sessionStartTime")
+            memories.append({
+                "content": summary["summaryText"],
+                "kind": "summary",
+                "source": "bedrock-agent",
+                "agent": SUPERVISOR_AGENT_NAME,
+                "session_id": None,  # Bedrock Agents knows the derived agent session id only
+                "stored_at": int(start.timestamp()) if start is not None else None,
+                "key": summary.get("sessionId"),
+            })
+    memories.sort(key=lambda memory: -(memory["stored_at"] or 0))
     obs.log("info", "memories listed", route="memories", records=len(memories), tenant_id=identity.tenant_id,
             actor=identity.actor_id)
     return {"memories": memories, "count": len(memories)}
 
 
-# -- steps -------------------------------------------------------------------------------------------------------
+# -- ending sessions ---------------------------------------------------------------------------------------------
 
 
-def _record(
-    mesh: _Mesh,
-    identity: Identity,
-    session_id: str,
-    role: str,
-    text: str,
-    agent: str | None,
-    token: str | None,
-    deadline: Deadline,
-) -> None:
-    # The user's turn needs time ahead; an answer already paid for is recorded within the safety margin.
-    deadline.require(MIN_WRITE_S if role == "USER" else 0.0, "record the conversation")
-    client_token = f"{token}:{role}:{agent or 'user'}" if token else None
-    try:
-        mesh.memory.record_turn(identity, session_id, role, text, agent=agent, client_token=client_token)
-    except MemoryMeshError as error:
-        obs.log("warning", "recording a turn failed", step="record", code=error.code, tenant_id=identity.tenant_id,
-                actor=identity.actor_id)
-        raise as_upstream(error, "the memory service") from None
-
-
-def _recall(
-    mesh: _Mesh, identity: Identity, message: str, deadline: Deadline, log_fields: Mapping[str, Any]
-) -> list[Any]:
-    """Relevant memories from both backends; a failing backend degrades the answer instead of failing it."""
-    from runtime.records import MemoryQuery
-
-    deadline.require(mesh.retriever.timeout_s + MIN_AGENT_S, "retrieve memories")
-    query = MemoryQuery(tenant_id=identity.tenant_id, actor_id=identity.actor_id, text=message, top_k=RECALL_TOP_K)
-    try:
-        result = mesh.retriever.retrieve_result(query)
-    except MemoryMeshError as error:
-        obs.log("warning", "memory retrieval failed", step="recall", code=error.code, **log_fields)
-        return []
-    if result.errors:
-        failed = ",".join(f"{failure.backend}:{failure.error.code}" for failure in result.errors)
-        obs.log("warning", "memory retrieval was partial", step="recall", backends_failed=failed, **log_fields)
-    return list(result.records)
-
-
-def _enqueue_summary(mesh: _Mesh, identity: Identity, session_id: str, deadline: Deadline) -> str:
+def enqueue_summary(mesh: _Mesh, identity: Identity, session_id: str, deadline: Deadline) -> str:
+    """Queue the session's summary job (the summarizer function writes it)."""
     from runtime.summarizer import enqueue_summary_job
 
     url = mesh.settings.summary_queue_url
     if not url:
         raise public(ConfigurationError("session summaries are not configured for this deployment"))
-    deadline.require(MIN_WRITE_S, "queue the session summary")
+    deadline.require(0.25, "queue the session summary")
     try:
         return enqueue_summary_job(mesh.sqs(), url, identity, session_id, SUPERVISOR_AGENT_NAME)
     except MemoryMeshError as error:
@@ -370,8 +528,10 @@ def _end_with_turn(
     mesh: _Mesh, identity: Identity, session_id: str, answer: dict[str, Any], deadline: Deadline
 ) -> None:
     """``end_session`` on a message: the answer stands even if the job cannot be queued (reported instead)."""
+    from runtime.handlers import _sessions
+
     try:
-        _enqueue_summary(mesh, identity, session_id, deadline)
+        _sessions.end_session(mesh, identity, session_id, deadline, SUPERVISOR_AGENT_NAME)
     except MemoryMeshError as error:
         answer["summary_queued"] = False
         answer["summary_error"] = error_body(error)
@@ -402,37 +562,68 @@ def _mesh() -> _Mesh:
         mesh = _build()
         _state = (key, mesh)
     if previous is not None:
-        previous[1].retriever.close()
+        previous[1].close()
     return mesh
 
 
 def _build() -> _Mesh:
+    from botocore.config import Config
+
     from runtime.credentials import TenantCredentialBroker
     from runtime.embeddings import BedrockEmbedder
     from runtime.retriever import MemoryRetriever
-    from runtime.settings import MemorySettings
+    from runtime.settings import FunctionSettings, MemorySettings
     from runtime.stores import AgentCoreMemoryBackend, S3VectorsMemoryStore
+    from runtime.stores.agentcore_events import AgentCoreEvents
 
     try:
         settings = MemorySettings.from_env()
+        functions = FunctionSettings.from_env()
         supervisor = AgentRef.parse(_required_env("MESH_SUPERVISOR_AGENT"), field="MESH_SUPERVISOR_AGENT")
-        broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region)
-        embedder = BedrockEmbedder(settings.embedding_model_id, settings.embedding_dimension, region=settings.region)
+        # Tenant-scoped clients serve the turn: short timeouts and two attempts, so a call fits the recall
+        # budget; the recall round waits at most its budget whatever a call does.
+        client_config = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2})
+        session = _shared_session()
+        broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region, client_config=client_config,
+                                        session=session)
+        embedder = BedrockEmbedder(
+            settings.embedding_model_id, settings.embedding_dimension,
+            client=session.client("bedrock-runtime", region_name=settings.region, config=client_config),
+        )
     except InvalidInputError as error:
         obs.log("error", f"orchestrator configuration is invalid: {error.field}", step="configuration")
         raise ConfigurationError(f"invalid configuration: {error.message}") from None
     vectors = S3VectorsMemoryStore.from_settings(broker, settings, embedder)
-    memory = AgentCoreMemoryBackend(functools.partial(broker.client, "bedrock-agentcore"), memory_id=settings.memory_id)
+    agentcore_client = functools.partial(broker.client, "bedrock-agentcore")
+    memory = AgentCoreMemoryBackend(agentcore_client, memory_id=settings.memory_id)
+    kinds = [_KindSearch(memory, kind) for kind in ("summary", "fact", "preference")]
     return _Mesh(
         settings=settings,
-        tenant_claim=os.environ.get("MESH_TENANT_CLAIM") or DEFAULT_TENANT_CLAIM,
+        tenant_claim=functions.tenant_claim or DEFAULT_TENANT_CLAIM,
         supervisor=supervisor,
-        workers_file=os.environ.get("MESH_WORKERS_FILE") or None,
+        workers_file=functions.workers_file,
+        lifecycle_queue_url=functions.lifecycle_queue_url,
         memory=memory,
+        events=AgentCoreEvents(agentcore_client, settings.memory_id),
         vectors=vectors,
-        retriever=MemoryRetriever([vectors, memory], timeout_s=RECALL_TIMEOUT_S),
-        agents=AgentClients(region=settings.region),
+        retriever=MemoryRetriever([vectors, *kinds], timeout_s=RECALL_BUDGET_S),
+        agents=AgentClients(region=settings.region, session=session),
+        broker=broker,
     )
+
+
+def _shared_session() -> Any:
+    """One botocore session per container: service models and endpoint rules are loaded once, not per client.
+
+    A seam until ``runtime.aws_clients.shared_session()`` is on main; then this returns it.
+    """
+    try:
+        from runtime.aws_clients import shared_session  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        import boto3
+
+        return boto3.session.Session()
+    return shared_session()
 
 
 def _required_env(name: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "MEMORY_IDENTITY_KEY": "runtime.integrations.scope",
+    "RECENT_TURNS_KEY": "runtime.integrations.scope",
     "END_SESSION_KEY": "runtime.integrations.scope",
     "MemoryScope": "runtime.integrations.scope",
     "memory_request": "runtime.integrations.scope",
@@ -23,6 +24,10 @@ _EXPORTS = {
     "AgentCoreStrandsStore": "runtime.integrations.strands_memory",
     "MeshMemory": "runtime.integrations.strands_memory",
     "MeshMemoryPlugin": "runtime.integrations.strands_memory",
+    "MeshMemoryEditTools": "runtime.integrations.strands_memory",
+    "MeshSessionManager": "runtime.integrations.session_manager",
+    "WorkerMemory": "runtime.integrations.worker",
+    "WorkerTurn": "runtime.integrations.worker",
     "S3VectorsStrandsStore": "runtime.integrations.strands_memory",
     "render_memory_entries": "runtime.integrations.strands_memory",
 }

@@ -18,6 +18,9 @@ from runtime.identity import Identity, validate_agent_name, validate_session_id
 MEMORY_IDENTITY_KEY = "memory_identity"
 #: ``invocation_state`` key that, when true, hands the session to the summarizer after this request.
 END_SESSION_KEY = "memory_end_session"
+#: ``invocation_state`` key holding the session's recent messages handed over by the orchestrator
+#: (``[{"role", "agent", "text", "at"}]``, oldest first); the plugin injects them as the session block.
+RECENT_TURNS_KEY = "memory_recent_turns"
 
 _SCOPE_FIELDS = ("tenant_id", "actor_id", "session_id", "agent")
 
@@ -40,15 +43,22 @@ class MemoryScope:
 
     @property
     def tenant_id(self) -> str:
+        """The request's tenant."""
         return self.identity.tenant_id
 
     @property
     def actor_id(self) -> str:
+        """The request's actor (user)."""
         return self.identity.actor_id
 
 
 def memory_request(
-    identity: Identity, session_id: str, *, agent: str | None = None, end_session: bool = False
+    identity: Identity,
+    session_id: str,
+    *,
+    agent: str | None = None,
+    end_session: bool = False,
+    recent_turns: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A fresh ``invocation_state`` for one agent call on behalf of ``identity`` in ``session_id``.
 
@@ -67,7 +77,30 @@ def memory_request(
     state: dict[str, Any] = {MEMORY_IDENTITY_KEY: fields}
     if end_session:
         state[END_SESSION_KEY] = True
+    if recent_turns is not None:
+        state[RECENT_TURNS_KEY] = recent_turns_from(recent_turns)
     return state
+
+
+def recent_turns_from(value: Any, *, field: str = RECENT_TURNS_KEY) -> list[dict[str, Any]]:
+    """Validate a list of recent messages (``{"role": "user"|"assistant", "agent", "text"}``); keep those fields."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInputError(field, f"<{type(value).__name__}>", "must be a list of {role, agent, text} objects")
+    out: list[dict[str, Any]] = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, Mapping):
+            raise InvalidInputError(f"{field}[{index}]", f"<{type(entry).__name__}>", "must be an object")
+        role, text, agent = entry.get("role"), entry.get("text"), entry.get("agent")
+        if role not in ("user", "assistant"):
+            raise InvalidInputError(f"{field}[{index}].role", role, "must be 'user' or 'assistant'")
+        if not isinstance(text, str):
+            raise InvalidInputError(f"{field}[{index}].text", f"<{type(text).__name__}>", "must be a string")
+        if agent is not None:
+            validate_agent_name(agent, field=f"{field}[{index}].agent")
+        out.append({"role": role, "agent": agent, "text": text, **({"at": entry["at"]} if "at" in entry else {})})
+    return out
 
 
 def scope_from_invocation_state(

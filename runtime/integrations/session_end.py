@@ -30,7 +30,9 @@ _ROLES = ("user", "assistant")
 class SummaryHandoff(Protocol):
     """Receives each ended session; returns what it did (a message id or a :class:`SummaryResult`)."""
 
-    def __call__(self, scope: MemoryScope) -> Any: ...
+    def __call__(self, scope: MemoryScope) -> Any:
+        """Hand the ended session over."""
+        ...
 
 
 class TurnRecorder(Protocol):
@@ -38,7 +40,9 @@ class TurnRecorder(Protocol):
 
     def record_turn(
         self, identity: Identity, session_id: str, role: str, text: str, *, agent: str | None = None
-    ) -> str: ...
+    ) -> str:
+        """Record one message; return its id."""
+        ...
 
 
 class QueueSummaryHandoff:
@@ -54,6 +58,7 @@ class QueueSummaryHandoff:
         self._clock = clock
 
     def __call__(self, scope: MemoryScope) -> str:
+        """Send the session's summary job; returns the SQS message id."""
         return enqueue_summary_job(
             self._sqs, self._queue_url, scope.identity, scope.session_id, scope.agent, clock=self._clock
         )
@@ -78,6 +83,7 @@ class DirectSummaryHandoff:
         self._max_summary_bytes = max_summary_bytes
 
     def __call__(self, scope: MemoryScope) -> SummaryResult:
+        """Summarize the session now and store the summary."""
         return summarize_session(
             scope.identity,
             scope.session_id,

@@ -36,21 +36,25 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from strands import tool
 from strands.hooks import AfterInvocationEvent, BeforeInvocationEvent
 from strands.memory import MemoryEntry, MemoryInjectionConfig, MemoryManager, SearchOptions
 from strands.plugins import Plugin, hook
 from strands.types.agent import ConcurrentInvocationMode
+from strands.types.tools import ToolContext
 
-from runtime.errors import AccessDeniedError, InvalidInputError
+from runtime.errors import AccessDeniedError, InvalidInputError, MemoryMeshError
 from runtime.identity import Identity, validate_agent_name
 from runtime.integrations.scope import (
     MEMORY_IDENTITY_KEY,
+    RECENT_TURNS_KEY,
     MemoryScope,
     end_session_requested,
     memory_request,
+    recent_turns_from,
     scope_from_invocation_state,
 )
 from runtime.integrations.session_end import SummaryHandoff, TurnRecorder
@@ -60,6 +64,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESULTS = 5
 DEFAULT_BUDGET_BYTES = 4000
+#: The session block: at most this many recent turns, at most this many bytes.
+DEFAULT_RECENT_TURNS = 10
+DEFAULT_SESSION_BYTES = 6000
 # QueryVectors topK and RetrieveMemoryRecords topK both stop at 100.
 MAX_RESULTS = 100
 
@@ -189,34 +196,42 @@ class S3VectorsStrandsStore(_RequestScopedStore):
         )
 
     def add_scoped(self, scope: MemoryScope, content: str, *, kind: str | None = None) -> str:
-        """Store with an explicit scope; returns the vector key."""
+        """Store with an explicit scope, labelled with the scope's agent (provenance); returns the memory's key.
+
+        A store that consolidates answers a write result (created / duplicate / updated / superseded): its key
+        is returned either way.
+        """
         if not self.writable:
             raise InvalidInputError("store", self.name, "is read-only (writable=False)")
-        return self._backend.put_memory(
+        result = self._backend.put_memory(
             scope.identity, content, kind=kind or self._default_kind, agent=scope.agent, session_id=scope.session_id
         )
+        return result if isinstance(result, str) else str(getattr(result, "key", result))
 
+    def update_scoped(self, scope: MemoryScope, key: str, content: str) -> Any:
+        """Replace one memory's text for the scope's actor (the store checks the key is the actor's)."""
+        return self._editable("update_memory")(scope.identity, key, content)
 
-class _DataPlaneClient:
-    """The part of ``bedrock_agentcore.memory.MemoryClient`` that ``AgentCoreMemoryStore`` uses: ``gmdp_client``.
+    def delete_scoped(self, scope: MemoryScope, key: str) -> Any:
+        """Delete one memory of the scope's actor."""
+        return self._editable("delete_memory")(scope.identity, key)
 
-    Lets the store use the broker's cached, tenant-scoped ``bedrock-agentcore`` client instead of
-    building two new boto3 clients per request.
-    """
-
-    def __init__(self, data_plane: Any) -> None:
-        self.gmdp_client = data_plane
+    def _editable(self, method: str) -> Any:
+        if not self.writable:
+            raise InvalidInputError("store", self.name, "is read-only (writable=False)")
+        found = getattr(self._backend, method, None)
+        if not callable(found):
+            raise InvalidInputError("store", self.name, f"has a backend without {method}(identity, key, ...)")
+        return found
 
 
 class AgentCoreStrandsStore(_RequestScopedStore):
-    """AgentCore long-term memory for Strands, through bedrock-agentcore's ``AgentCoreMemoryStore``.
+    """AgentCore long-term records of the request's actor (summaries, facts, preferences), for Strands.
 
-    ``AgentCoreMemoryStore`` fixes actor and session at construction, so this store builds one per
-    namespace per request (lazily, on the request's first search) from ``client_provider(tenant, actor)``
-    — normally the broker's cached client, so construction costs no AWS call — and drops them when the
-    request ends. The price is a few object constructions per request; the gain is that no store
-    object ever holds an identity other than the current request's. Read-only: turns reach AgentCore
-    through ``MeshMemoryPlugin(turn_recorder=AgentCoreMemoryBackend(...))``.
+    Searches go through the runtime's own :class:`runtime.stores.AgentCoreMemoryBackend` with
+    ``client_provider(tenant, actor)`` (normally the broker's cached, tenant-scoped client), one
+    RetrieveMemoryRecords per kind, in parallel; records outside the actor's namespaces are dropped by the
+    backend as defence in depth behind IAM. Read-only: turns reach AgentCore through the plugin's recorder.
     """
 
     def __init__(
@@ -224,83 +239,41 @@ class AgentCoreStrandsStore(_RequestScopedStore):
         client_provider: Callable[[str, str], Any],
         *,
         memory_id: str,
-        namespaces: Mapping[str, str] | None = None,
+        kinds: Sequence[str] = ("summary", "fact", "preference"),
         name: str = "agentcore",
         description: str | None = _AGENTCORE_DESCRIPTION,
         max_search_results: int | None = None,
         min_score: float | None = None,
     ) -> None:
+        from runtime.stores.agentcore import AgentCoreMemoryBackend
+
         if not callable(client_provider):
             raise InvalidInputError("client_provider", f"<{type(client_provider).__name__}>", "must be callable")
-        if not isinstance(memory_id, str) or not memory_id:
-            raise InvalidInputError("memory_id", memory_id, "must be an AgentCore Memory id")
-        if namespaces is None:
-            from runtime.stores.agentcore import NAMESPACE_TEMPLATES
-
-            namespaces = NAMESPACE_TEMPLATES
-        for kind, template in namespaces.items():
-            if not isinstance(template, str) or "{actorId}" not in template or not template.endswith("/"):
-                raise InvalidInputError(
-                    f"namespaces[{kind!r}]", template, "must be a namespace path containing {actorId} and ending in '/'"
-                )
+        for kind in kinds:
+            if kind not in ("summary", "fact", "preference"):
+                raise InvalidInputError("kinds", kind, "must hold AgentCore kinds: summary, fact, preference")
+        if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))):
+            raise InvalidInputError("min_score", min_score, "must be a number or None")
         super().__init__(name=name, description=description, max_search_results=max_search_results, writable=False)
-        self._client_provider = client_provider
-        self._memory_id = memory_id
-        self._namespaces = dict(namespaces)
+        self._backend = AgentCoreMemoryBackend(client_provider, memory_id=memory_id)
+        self._kinds = tuple(kinds)
         self._min_score = min_score
-        self._inner: list[tuple[str, str, Any]] | None = None
-
-    def _on_scope_change(self) -> None:
-        self._inner = None
-
-    def _stores_for(self, scope: MemoryScope) -> list[tuple[str, str, Any]]:
-        """(kind, resolved namespace path, AgentCoreMemoryStore) per namespace, built once per request."""
-        with self._lock:
-            if self._scope is not scope:
-                raise AccessDeniedError(f"memory store {self.name!r}: the request scope changed during a search")
-            if self._inner is None:
-                from bedrock_agentcore.memory.integrations.strands.memorystore import AgentCoreMemoryStore
-
-                client = _DataPlaneClient(self._client_provider(scope.tenant_id, scope.actor_id))
-                actor = scope.identity.agentcore_actor_id
-                self._inner = [
-                    (
-                        kind,
-                        template.replace("{actorId}", actor).replace("{sessionId}", scope.session_id),
-                        AgentCoreMemoryStore(
-                            memory_id=self._memory_id,
-                            actor_id=actor,
-                            session_id=scope.session_id,
-                            namespace_path=template,
-                            name=f"{self.name}-{kind}",
-                            min_score=self._min_score,
-                            client=client,
-                        ),
-                    )
-                    for kind, template in self._namespaces.items()
-                ]
-            return self._inner
 
     async def search(self, query: str, options: SearchOptions | None = None) -> list[MemoryEntry]:
-        """Best records across the actor's namespaces, by AgentCore relevance score."""
+        """Best records across the actor's kinds, by AgentCore relevance score."""
         scope = self._current_scope()
         want = self._want(options)
-        stores = self._stores_for(scope)
-        found = await asyncio.gather(*(store.search(query, {"max_search_results": want}) for _, _, store in stores))
-        merged: list[tuple[float, MemoryEntry]] = []
-        for (kind, path, _), entries in zip(stores, found, strict=True):
-            for entry in entries:
-                metadata = dict(entry.metadata or {})
-                namespaces = metadata.get("_namespaces") or []
-                # Defence in depth behind the IAM namespace condition: drop anything outside the actor's path.
-                if any(not str(namespace).startswith(path.rstrip("/")) for namespace in namespaces):
-                    logger.warning("dropped an AgentCore record outside the actor namespace", extra={"kind": kind})
-                    continue
-                metadata["kind"] = kind
-                score = float(metadata.get("_score") or 0.0)
-                merged.append((score, MemoryEntry(content=entry.content, metadata=metadata)))
-        merged.sort(key=lambda pair: -pair[0])
-        return [entry for _, entry in merged[:want]]
+        found = await asyncio.gather(*(asyncio.to_thread(self._search_kind, scope, query, kind, want)
+                                       for kind in self._kinds))
+        records = [record for batch in found for record in batch
+                   if self._min_score is None or (record.score or 0.0) >= self._min_score]
+        records.sort(key=lambda record: -(record.score or 0.0))
+        return [_entry(record) for record in records[:want]]
+
+    def _search_kind(self, scope: MemoryScope, query: str, kind: str, top_k: int) -> list[MemoryRecord]:
+        return self._backend.search(
+            MemoryQuery(tenant_id=scope.tenant_id, actor_id=scope.actor_id, text=query, top_k=top_k, kinds=(kind,))
+        )
 
 
 @dataclass
@@ -308,14 +281,17 @@ class _ActiveRequest:
     invocation_state: dict[str, Any]
     scope: MemoryScope
     user_texts: list[str]
+    recent: list[dict[str, Any]] = field(default_factory=list)
 
 
 class MeshMemoryPlugin(Plugin):
     """Scopes an agent's memory stores to each request and closes sessions; one instance per ``Agent``.
 
     At ``BeforeInvocationEvent`` it reads the request's scope from ``invocation_state[identity_key]``
-    (missing or invalid -> ``InvalidInputError`` before the model is called) and binds it to its stores.
-    At ``AfterInvocationEvent`` it records the turn (``turn_recorder``), hands the session to
+    (missing or invalid -> ``InvalidInputError`` before the model is called), binds it to its stores and takes
+    the session's recent messages (``invocation_state["memory_recent_turns"]`` when the orchestrator handed them
+    over, else ``recent_turns_source``). At ``AfterInvocationEvent`` it records the turn (``turn_recorder``;
+    one event per invocation with :class:`runtime.stores.agentcore_events.AgentCoreEvents`), hands the session to
     ``session_end`` when ``invocation_state["memory_end_session"]`` is true, and releases the binding.
     """
 
@@ -326,9 +302,12 @@ class MeshMemoryPlugin(Plugin):
         stores: Sequence[_RequestScopedStore],
         *,
         agent_name: str,
-        turn_recorder: TurnRecorder | None = None,
+        turn_recorder: TurnRecorder | Any | None = None,
         session_end: SummaryHandoff | None = None,
         identity_key: str = MEMORY_IDENTITY_KEY,
+        recent_turns_source: Any = None,
+        recent_turns: int = DEFAULT_RECENT_TURNS,
+        session_budget_bytes: int = DEFAULT_SESSION_BYTES,
     ) -> None:
         self.agent_name = validate_agent_name(agent_name, field="agent_name")
         for index, store in enumerate(stores):
@@ -337,6 +316,9 @@ class MeshMemoryPlugin(Plugin):
                     f"stores[{index}]", f"<{type(store).__name__}>",
                     "must be a request-scoped store (S3VectorsStrandsStore, AgentCoreStrandsStore)",
                 )
+        if recent_turns_source is not None and not callable(getattr(recent_turns_source, "recent_turns", None)):
+            raise InvalidInputError("recent_turns_source", f"<{type(recent_turns_source).__name__}>",
+                                    "must have recent_turns(identity, session_id, ...) (AgentCoreEvents)")
         super().__init__()
         self._stores = list(stores)
         for store in self._stores:
@@ -344,10 +326,25 @@ class MeshMemoryPlugin(Plugin):
         self._turn_recorder = turn_recorder
         self._session_end = session_end
         self._identity_key = identity_key
+        self._recent_source = recent_turns_source
+        self._recent_turns = recent_turns
+        self._session_budget = session_budget_bytes
         self._agent: weakref.ref[Any] | None = None
         self._request: _ActiveRequest | None = None
 
+    @property
+    def stores(self) -> tuple[_RequestScopedStore, ...]:
+        """The request-scoped stores this plugin binds."""
+        return tuple(self._stores)
+
+    @property
+    def invocation_state(self) -> Mapping[str, Any] | None:
+        """The ``invocation_state`` of the request in progress, or None between requests."""
+        request = self._request
+        return request.invocation_state if request is not None else None
+
     def init_agent(self, agent: Any) -> None:
+        """Attach to one agent (a second agent is refused) and check it runs one invocation at a time."""
         current = self._agent() if self._agent is not None else None
         if current is not None and current is not agent:
             raise InvalidInputError(
@@ -362,7 +359,26 @@ class MeshMemoryPlugin(Plugin):
             )
         self._agent = weakref.ref(agent)
 
-    @hook
+    def current_scope(self, invocation_state: Mapping[str, Any] | None = None) -> MemoryScope:
+        """The scope of the request in progress (or read from ``invocation_state``); tools use it, never the model."""
+        if invocation_state is not None:
+            return scope_from_invocation_state(invocation_state, default_agent=self.agent_name,
+                                               key=self._identity_key)
+        request = self._request
+        if request is None:
+            raise AccessDeniedError("no request is in progress: the memory tools act only inside an agent call")
+        return request.scope
+
+    def session_block(self) -> str | None:
+        """The session's recent messages as the delimited session block, or None (nothing to inject)."""
+        from runtime.rendering import render_session_block
+
+        request = self._request
+        if request is None or not request.recent:
+            return None
+        return render_session_block(request.recent, budget_bytes=self._session_budget) or None
+
+    @hook  # type: ignore[call-overload]
     def _open_request(self, event: BeforeInvocationEvent) -> None:
         # Drop whatever an earlier request that failed before its AfterInvocationEvent left bound.
         self._close()
@@ -370,11 +386,25 @@ class MeshMemoryPlugin(Plugin):
             event.invocation_state, default_agent=self.agent_name, key=self._identity_key
         )
         end_session_requested(event.invocation_state)  # validate the flag before any model call
-        self._request = _ActiveRequest(event.invocation_state, scope, _texts(event.messages or [], "user"))
+        handed = (event.invocation_state or {}).get(RECENT_TURNS_KEY)
+        recent = recent_turns_from(handed) if handed is not None else self._fetch_recent(scope)
+        self._request = _ActiveRequest(event.invocation_state, scope, _texts(event.messages or [], "user"), recent)
         for store in self._stores:
             store._bind(scope)
 
-    @hook
+    def _fetch_recent(self, scope: MemoryScope) -> list[dict[str, Any]]:
+        if self._recent_source is None:
+            return []
+        try:
+            turns = self._recent_source.recent_turns(
+                scope.identity, scope.session_id, max_turns=self._recent_turns, max_bytes=self._session_budget
+            )
+        except MemoryMeshError as error:  # recent turns degrade the answer, never fail it
+            logger.warning("recent turns unavailable", extra={"error_code": error.code})
+            return []
+        return list(turns.to_json())
+
+    @hook  # type: ignore[call-overload]
     async def _close_request(self, event: AfterInvocationEvent) -> None:
         request = self._request
         try:
@@ -396,11 +426,24 @@ class MeshMemoryPlugin(Plugin):
         return self._session_end(scope)
 
     def _record_turns(self, request: _ActiveRequest, assistant_texts: list[str]) -> None:
+        from runtime.stores.agentcore_events import AgentCoreEvents, TurnMessage
+
         scope = request.scope
-        for role, texts in (("user", request.user_texts), ("assistant", assistant_texts)):
-            text = "\n".join(texts).strip()
+        user = "\n".join(request.user_texts).strip()
+        assistant = "\n".join(assistant_texts).strip()
+        if isinstance(self._turn_recorder, AgentCoreEvents):
+            # One event per invocation: the user's text and this agent's answer, labelled with the agent.
+            messages = ([TurnMessage("USER", user)] if user else []) + (
+                [TurnMessage("ASSISTANT", assistant, scope.agent)] if assistant else [])
+            if messages:
+                self._turn_recorder.record_turn(scope.identity, scope.session_id, messages)
+            return
+        recorder = self._turn_recorder
+        if recorder is None:
+            return
+        for role, text in (("user", user), ("assistant", assistant)):
             if text:
-                self._turn_recorder.record_turn(scope.identity, scope.session_id, role, text, agent=scope.agent)
+                recorder.record_turn(scope.identity, scope.session_id, role, text, agent=scope.agent)
 
     def _close(self) -> None:
         self._request = None
@@ -408,12 +451,57 @@ class MeshMemoryPlugin(Plugin):
             store._release()
 
 
-class MeshMemory:
-    """One agent's memory: request-scoped stores, the Strands ``MemoryManager`` over them, and the plugin.
+class MeshMemoryEditTools(Plugin):
+    """``update_memory`` and ``delete_memory`` tools over the agent's writable stores.
 
-    Pass both to the agent with ``Agent(model=..., **memory.agent_kwargs())``. The manager injects a
-    bounded, delimited memory block into each user turn and registers the ``search_memory`` tool (and
-    ``add_memory`` when a store is writable).
+    Identity comes from the call's ``invocation_state`` (through the memory plugin), never from the model: the
+    model names only the memory (its key, as ``search_memory`` returns it) and the new text.
+    """
+
+    name = "mesh:memory-edit"
+
+    def __init__(self, memory_plugin: MeshMemoryPlugin) -> None:
+        super().__init__()
+        self._memory = memory_plugin
+
+    def _store(self) -> Any:
+        for store in self._memory.stores:
+            if store.writable and callable(getattr(store, "update_scoped", None)):
+                return store
+        raise InvalidInputError("stores", None, "holds no writable store that can update or delete memories")
+
+    @tool(context=True)
+    def update_memory(self, key: str, content: str, tool_context: ToolContext) -> dict[str, Any]:
+        """Replace the text of one memory about this user (key from search_memory) when it is out of date.
+
+        Args:
+            key: The memory's key, as search_memory returned it.
+            content: The corrected text.
+            tool_context: Supplied by Strands (the request's invocation_state holds the identity).
+        """
+        scope = self._memory.current_scope(tool_context.invocation_state)
+        self._store().update_scoped(scope, key, content)
+        return {"updated": key}
+
+    @tool(context=True)
+    def delete_memory(self, key: str, tool_context: ToolContext) -> dict[str, Any]:
+        """Forget one memory about this user (key from search_memory) when it is wrong or the user asks.
+
+        Args:
+            key: The memory's key, as search_memory returned it.
+            tool_context: Supplied by Strands (the request's invocation_state holds the identity).
+        """
+        scope = self._memory.current_scope(tool_context.invocation_state)
+        return {"deleted": key if self._store().delete_scoped(scope, key) else None}
+
+
+class MeshMemory:
+    """One agent's memory: request-scoped stores, the Strands ``MemoryManager`` over them, and the plugins.
+
+    Pass them to the agent with ``Agent(model=..., **memory.agent_kwargs())``. The manager injects a bounded,
+    delimited memory block into each user turn and registers the ``search_memory`` tool (and ``add_memory`` when
+    a store is writable); a ``ContextInjector`` adds the session block (the session's recent messages); with
+    ``edit_tools`` the agent also gets ``update_memory`` and ``delete_memory``.
     """
 
     def __init__(
@@ -421,21 +509,28 @@ class MeshMemory:
         stores: Sequence[_RequestScopedStore],
         *,
         agent_name: str,
-        turn_recorder: TurnRecorder | None = None,
+        turn_recorder: TurnRecorder | Any | None = None,
         session_end: SummaryHandoff | None = None,
         max_entries: int = DEFAULT_MAX_RESULTS,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
         search_tool: bool = True,
         add_tool: bool = True,
+        edit_tools: bool = False,
         identity_key: str = MEMORY_IDENTITY_KEY,
+        recent_turns_source: Any = None,
+        session_budget_bytes: int = DEFAULT_SESSION_BYTES,
+        inject: bool = True,
     ) -> None:
+        from strands.vended_plugins.context_injector import ContextInjector
+
         _check_results("max_entries", max_entries)
         if type(budget_bytes) is not int or budget_bytes < 256:
             raise InvalidInputError("budget_bytes", budget_bytes, "must be an integer of at least 256")
         self.stores: tuple[_RequestScopedStore, ...] = tuple(stores)
         self.plugin = MeshMemoryPlugin(
             stores, agent_name=agent_name, turn_recorder=turn_recorder, session_end=session_end,
-            identity_key=identity_key,
+            identity_key=identity_key, recent_turns_source=recent_turns_source,
+            session_budget_bytes=session_budget_bytes,
         )
         writable = any(store.writable and callable(getattr(type(store), "add", None)) for store in stores)
         injection = MemoryInjectionConfig(
@@ -443,24 +538,35 @@ class MeshMemory:
             format=lambda context: render_memory_entries(context.entries, budget_bytes=budget_bytes),
         )
         self.manager = MemoryManager(
-            stores=list(stores),
+            stores=list(stores),  # type: ignore[arg-type]  # request-scoped stores implement MemoryStore
             search_tool_config=search_tool,
             # Awaited writes only: a fire-and-forget write could run after the request's identity is released.
             add_tool_config={"wait_for_writes": True} if add_tool and writable else False,
-            injection=injection,
+            injection=injection if inject else False,
         )
+        # The session block: the same escaping and delimiting as the memory block, on the user's turn only.
+        self.session_injector = ContextInjector(lambda context: self.plugin.session_block(), name="mesh:session")
+        self.edit_tools = MeshMemoryEditTools(self.plugin) if edit_tools else None
 
     @property
     def agent_name(self) -> str:
+        """The agent's name: the provenance of what it writes."""
         return self.plugin.agent_name
 
     def agent_kwargs(self) -> dict[str, Any]:
         """``plugins`` and ``memory_manager`` keyword arguments for ``strands.Agent``."""
-        return {"plugins": [self.plugin], "memory_manager": self.manager}
+        plugins: list[Any] = [self.plugin, self.session_injector]
+        if self.edit_tools is not None:
+            plugins.append(self.edit_tools)
+        return {"plugins": plugins, "memory_manager": self.manager}
 
-    def request(self, identity: Identity, session_id: str, *, end_session: bool = False) -> dict[str, Any]:
+    def request(
+        self, identity: Identity, session_id: str, *, end_session: bool = False,
+        recent_turns: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         """A fresh ``invocation_state`` for one call of this agent (see :func:`memory_request`)."""
-        return memory_request(identity, session_id, agent=self.agent_name, end_session=end_session)
+        return memory_request(identity, session_id, agent=self.agent_name, end_session=end_session,
+                              recent_turns=recent_turns)
 
     def end_session(self, identity: Identity, session_id: str) -> Any:
         """Hand a session to the summarizer without an agent call."""
@@ -479,16 +585,19 @@ class MeshMemory:
         include_agentcore: bool = True,
         **options: Any,
     ) -> MeshMemory:
-        """Wire S3 Vectors, AgentCore Memory and the summary handoff from :class:`runtime.settings.MemorySettings`.
+        """Wire S3 Vectors, AgentCore Memory, the session's turns and the summary handoff from
+        :class:`runtime.settings.MemorySettings`.
 
-        The session goes to the summary queue when ``settings.summary_queue_url`` is set, else it is
-        summarized in-process with ``settings.summary_model_id``.
+        Turns are recorded as one AgentCore event per invocation and read back as the session block. The
+        session goes to the summary queue when ``settings.summary_queue_url`` is set, else it is summarized
+        in-process with ``settings.summary_model_id``.
         """
         import boto3
 
         from runtime.embeddings import BedrockEmbedder
         from runtime.integrations.session_end import DirectSummaryHandoff, QueueSummaryHandoff
         from runtime.stores.agentcore import AgentCoreMemoryBackend
+        from runtime.stores.agentcore_events import AgentCoreEvents
         from runtime.stores.s3vectors import S3VectorsMemoryStore
 
         if embedder is None:
@@ -501,6 +610,7 @@ class MeshMemory:
             return broker.client("bedrock-agentcore", tenant_id, actor_id)
 
         turns = AgentCoreMemoryBackend(agentcore_client, memory_id=settings.memory_id)
+        events = AgentCoreEvents(agentcore_client, settings.memory_id)
         stores: list[_RequestScopedStore] = [S3VectorsStrandsStore(vectors)]
         if include_agentcore:
             stores.append(AgentCoreStrandsStore(agentcore_client, memory_id=settings.memory_id))
@@ -516,7 +626,8 @@ class MeshMemory:
                 converse_client=converse_client or boto3.client("bedrock-runtime", region_name=settings.region),
                 model_id=settings.summary_model_id,
             )
-        return cls(stores, agent_name=agent_name, turn_recorder=turns, session_end=handoff, **options)
+        options.setdefault("recent_turns_source", events)
+        return cls(stores, agent_name=agent_name, turn_recorder=events, session_end=handoff, **options)
 
     @classmethod
     def local(

@@ -34,10 +34,14 @@ ACTOR_TAG = "ActorID"
 S3VECTORS_TENANT_ACTIONS = frozenset(
     {"PutVectors", "GetVectors", "ListVectors", "QueryVectors", "DeleteVectors", "GetIndex"}
 )
-#: AgentCore actions the TVM grants on actor ids ``<TenantID>:*`` (``bedrock-agentcore:actorId``); no deletes.
+#: AgentCore actions the TVM grants on actor ids ``<TenantID>:*`` (``bedrock-agentcore:actorId``).
 AGENTCORE_ACTOR_ACTIONS = frozenset({"CreateEvent", "GetEvent", "ListEvents", "ListSessions"})
 #: AgentCore actions the TVM grants on namespaces ``<root><TenantID>:*`` (``bedrock-agentcore:namespace``).
 AGENTCORE_NAMESPACE_ACTIONS = frozenset({"RetrieveMemoryRecords", "ListMemoryRecords"})
+#: What the memory home's TVM also grants on the caller's own events and records (session deletion); the
+#: constructs' policy gains them with the two-TVM layout. No batch delete: forget erases with its own role.
+AGENTCORE_ACTOR_DELETE_ACTIONS = frozenset({"DeleteEvent"})
+AGENTCORE_NAMESPACE_DELETE_ACTIONS = frozenset({"GetMemoryRecord", "DeleteMemoryRecord"})
 #: The namespace roots of the AgentMemory strategies (constructs_lib.agent_memory.NAMESPACE_ROOTS).
 NAMESPACE_ROOTS = ("/summaries/", "/facts/", "/preferences/")
 
@@ -231,10 +235,10 @@ class AbacSimulator:
         tenant, actor = session.tenant_id, session.actor_id
         if tenant is None or (self.memory_ids is not None and memory_id not in self.memory_ids):
             raise self._deny(session, "bedrock-agentcore", operation, resource)
-        if operation in AGENTCORE_ACTOR_ACTIONS:
+        if operation in AGENTCORE_ACTOR_ACTIONS | AGENTCORE_ACTOR_DELETE_ACTIONS:
             actor_id = params.get("actorId", "")
             ok = actor_id.startswith(f"{tenant}:") and (actor is None or actor_id == f"{tenant}:{actor}")
-        elif operation in AGENTCORE_NAMESPACE_ACTIONS:
+        elif operation in AGENTCORE_NAMESPACE_ACTIONS | AGENTCORE_NAMESPACE_DELETE_ACTIONS:
             namespaces = _namespaces_of(operation, params)
             ok = bool(namespaces) and all(_namespace_allowed(ns, tenant, actor) for ns in namespaces)
         else:

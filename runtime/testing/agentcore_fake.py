@@ -26,6 +26,7 @@ import json
 import math
 import re
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -189,6 +190,7 @@ class FakeAgentCoreMemory:
         self._memories: dict[tuple[str, str], _MemoryState] = {}
         self._templates: dict[str, tuple[str, ...]] = {}
         self._sequence = 0
+        self._faults: dict[str, tuple[int, float]] = {}
 
     # ------------------------------------------------------------------------------------- test helpers
 
@@ -268,11 +270,25 @@ class FakeAgentCoreMemory:
 
     # ------------------------------------------------------------------------------------------ serving
 
+    def inject(self, operation: str, *, throttle: int = 0, delay_s: float = 0.0) -> None:
+        """Fault injection: the next ``throttle`` calls of ``operation`` answer ThrottledException, and every
+        call of it waits ``delay_s`` seconds first (outside the fake's lock, as a slow service would)."""
+        with self._lock:
+            self._faults[operation] = (throttle, delay_s)
+
     def handle(self, operation: str, params: Mapping[str, Any], region: str) -> dict[str, Any] | None:
         """Serve one memory call (wire-form answer, or ``ServiceError``); None for operations it does not own."""
         handler = getattr(self, "_op_" + re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower(), None)
         if handler is None:
             return None
+        with self._lock:
+            throttle, delay_s = self._faults.get(operation, (0, 0.0))
+            if throttle:
+                self._faults[operation] = (throttle - 1, delay_s)
+        if delay_s:
+            time.sleep(delay_s)
+        if throttle:
+            raise ServiceError("ThrottledException", f"Rate exceeded for {operation}")
         with self._lock:
             memory_id, state = self._state(params["memoryId"], region)
             return handler(memory_id, state, dict(params), region)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as _dt
 import html
 import json
 import re
@@ -38,7 +39,7 @@ from botocore.parsers import create_parser
 from botocore.response import StreamingBody
 
 from runtime.embeddings import LocalHashEmbedder
-from runtime.testing._model import ServiceError, _RawBody, build_response, validate_request, validation_message
+from runtime.testing._model import ServiceError, _RawBody, build_response, to_wire, validate_request, validation_message
 from runtime.testing.aws import EmulatedAws
 
 __all__ = [
@@ -143,6 +144,11 @@ class ScriptedAgents:
         self.converse_failure: str | None = None
         #: (``"<agent_id>/<alias_id>"``, memoryId) pairs a Bedrock Agent keeps memory for (InvokeAgent with memoryId).
         self.agent_memories: set[tuple[str, str]] = set()
+        #: Prompts per (agent key, memoryId, sessionId) of sessions with memory, and the ones ended (endSession).
+        self._session_prompts: dict[tuple[str, str, str], list[str]] = {}
+        self.ended_sessions: list[tuple[str, str | None, str]] = []
+        #: SESSION_SUMMARY memory contents per (agent key, memoryId), as GetAgentMemory answers them.
+        self.session_summaries: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     # -- registration -----------------------------------------------------------------------------------
 
@@ -182,6 +188,7 @@ class ScriptedAgents:
         handlers = {
             ("bedrock-agent-runtime", "InvokeAgent"): self._invoke_agent,
             ("bedrock-agent-runtime", "DeleteAgentMemory"): self._delete_agent_memory,
+            ("bedrock-agent-runtime", "GetAgentMemory"): self._get_agent_memory,
             ("bedrock-agentcore", "InvokeAgentRuntime"): self._invoke_runtime,
             ("bedrock-runtime", "InvokeModel"): self._invoke_model,
             ("bedrock-runtime", "Converse"): self._converse,
@@ -235,6 +242,13 @@ class ScriptedAgents:
                 f"Failed to retrieve resource because it doesn't exist. Retry the request with a different "
                 f"resource identifier. (agent {key} in account {caller.account_id}, {region})",
             )
+        if params.get("endSession"):
+            # Ending a session answers no text; Bedrock Agents then summarizes it asynchronously (minutes later):
+            # complete_session_summaries() plays that part.
+            self._record(AgentCall("bedrock-agent-runtime", key, params, prompt, attributes, caller, reply=""))
+            with self._lock:
+                self.ended_sessions.append((key, params.get("memoryId"), params["sessionId"]))
+            return _stream_response(model, b"", params)
         events: list[Mapping[str, Any]]
         try:
             reply = agent.script(prompt, attributes, caller)
@@ -260,7 +274,44 @@ class ScriptedAgents:
         if params.get("memoryId"):
             with self._lock:
                 self.agent_memories.add((key, params["memoryId"]))
+                self._session_prompts.setdefault((key, params["memoryId"], params["sessionId"]), []).append(prompt)
         return _stream_response(model, b"".join(_encode_event(event) for event in events), params)
+
+    def complete_session_summaries(self) -> int:
+        """Play Bedrock Agents' asynchronous summarization: every ended session with a memoryId gets its
+        SESSION_SUMMARY (one line per user prompt); returns how many were written."""
+        written = 0
+        with self._lock:
+            for key, memory_id, session_id in self.ended_sessions:
+                prompts = self._session_prompts.pop((key, memory_id or "", session_id), None)
+                if not memory_id or not prompts or (key, memory_id) not in self.agent_memories:
+                    continue
+                summary = {
+                    "memoryId": memory_id,
+                    "sessionId": session_id,
+                    "sessionStartTime": _dt.datetime.now(_dt.timezone.utc),
+                    "sessionExpiryTime": _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(days=30),
+                    "summaryText": " ".join(f"The user said: {p}" for p in prompts),
+                }
+                self.session_summaries.setdefault((key, memory_id), []).append(summary)
+                written += 1
+            self.ended_sessions = []
+        return written
+
+    def _get_agent_memory(self, model: Any, params: Mapping[str, Any], caller: Caller, region: str) -> Any:
+        agent = self._bedrock.get((params["agentId"], params["agentAliasId"]))
+        if agent is None or (agent.account_id, agent.region) != (caller.account_id, region):
+            raise ServiceError("ResourceNotFoundException", "Failed to retrieve resource because it doesn't exist.")
+        key = f"{params['agentId']}/{params['agentAliasId']}"
+        with self._lock:
+            summaries = list(self.session_summaries.get((key, params["memoryId"]), ()))
+        start = int(params.get("nextToken") or 0)
+        size = params.get("maxItems") or 1000
+        page = summaries[start : start + size]
+        answer: dict[str, Any] = {"memoryContents": [{"sessionSummary": dict(s)} for s in page]}
+        if start + size < len(summaries):
+            answer["nextToken"] = str(start + size)
+        return build_response(model, to_wire(answer))
 
     def _delete_agent_memory(self, model: Any, params: Mapping[str, Any], caller: Caller, region: str) -> Any:
         agent = self._bedrock.get((params["agentId"], params["agentAliasId"]))
@@ -268,10 +319,16 @@ class ScriptedAgents:
             raise ServiceError("ResourceNotFoundException", "Failed to retrieve resource because it doesn't exist.")
         key = f"{params['agentId']}/{params['agentAliasId']}"
         with self._lock:
-            if params.get("memoryId"):
+            if params.get("memoryId") and params.get("sessionId"):  # one session's summary of that memory
+                kept = [s for s in self.session_summaries.get((key, params["memoryId"]), [])
+                        if s["sessionId"] != params["sessionId"]]
+                self.session_summaries[(key, params["memoryId"])] = kept
+            elif params.get("memoryId"):
                 self.agent_memories.discard((key, params["memoryId"]))
+                self.session_summaries.pop((key, params["memoryId"]), None)
             else:  # without a memoryId, Bedrock Agents deletes the alias's whole memory
                 self.agent_memories = {entry for entry in self.agent_memories if entry[0] != key}
+                self.session_summaries = {k: v for k, v in self.session_summaries.items() if k[0] != key}
         return build_response(model, {})
 
     def _invoke_runtime(self, model: Any, params: Mapping[str, Any], caller: Caller, region: str) -> Any:
@@ -476,6 +533,7 @@ _HANDLERS = [
     *((f"before-parameter-build.{service}", _DISPATCHER.stash_params) for service in _SERVICES),
     ("before-call.bedrock-agent-runtime.InvokeAgent", _DISPATCHER.before_call),
     ("before-call.bedrock-agent-runtime.DeleteAgentMemory", _DISPATCHER.before_call),
+    ("before-call.bedrock-agent-runtime.GetAgentMemory", _DISPATCHER.before_call),
     ("before-call.bedrock-agentcore.InvokeAgentRuntime", _DISPATCHER.before_call),
     ("before-call.bedrock-runtime.InvokeModel", _DISPATCHER.before_call),
     ("before-call.bedrock-runtime.Converse", _DISPATCHER.before_call),

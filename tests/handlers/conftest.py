@@ -45,8 +45,14 @@ def summary_queue(aws: Any) -> str:
 
 
 @pytest.fixture
+def lifecycle_queue(aws: Any) -> str:
+    return aws.client("sqs").create_queue(QueueName="mesh-lifecycle")["QueueUrl"]
+
+
+@pytest.fixture
 def orchestrator_env(
-    mesh_env: dict[str, str], workers_file: Path, summary_queue: str, monkeypatch: pytest.MonkeyPatch
+    mesh_env: dict[str, str], workers_file: Path, summary_queue: str, lifecycle_queue: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, str]]:
     """Everything the orchestrator's environment holds in a deployment, pointing at the emulated mesh."""
     from runtime.handlers import orchestrator
@@ -60,6 +66,7 @@ def orchestrator_env(
         "MESH_WORKERS_FILE": str(workers_file),
         "MESH_TENANT_CLAIM": TENANT_CLAIM,
         "MESH_SUMMARY_QUEUE_URL": summary_queue,
+        "MESH_LIFECYCLE_QUEUE_URL": lifecycle_queue,
         "POWERTOOLS_SERVICE_NAME": "mesh-orchestrator",
         "POWERTOOLS_METRICS_NAMESPACE": "AgentMemoryMesh",
     }

@@ -32,6 +32,11 @@ class FakeLambdaContext:
     def __init__(self, remaining_ms: int = 30_000) -> None:
         self.aws_request_id = str(uuid.uuid4())
         self.function_name = "mesh-orchestrator"
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 1024
+        self.invoked_function_arn = "arn:aws:lambda:us-east-1:111111111111:function:mesh-orchestrator"
+        self.log_group_name = "/agent-memory-mesh/test/orchestrator"
+        self.log_stream_name = "2026/12/02/[$LATEST]0123456789abcdef"
         self._remaining_ms = remaining_ms
 
     def get_remaining_time_in_millis(self) -> int:
@@ -59,6 +64,7 @@ def api_event(
     body: Any = None,
     path_parameters: dict[str, str] | None = None,
     base64_body: bool = False,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An HTTP API payload-format-2.0 event for ``route_key`` ("POST /sessions/{session_id}/messages")."""
     method, template = route_key.split(" ", 1)
@@ -90,6 +96,11 @@ def api_event(
     }
     if path_parameters:
         event["pathParameters"] = path_parameters
+    if query:
+        from urllib.parse import urlencode
+
+        event["queryStringParameters"] = dict(query)
+        event["rawQueryString"] = urlencode(query)
     if raw is not None:
         event["body"] = raw
     return event

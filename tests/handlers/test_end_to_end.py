@@ -139,10 +139,11 @@ def test_a_fact_told_to_the_supervisor_is_recalled_by_a_worker_in_another_accoun
     # Both answers of session 2 are in the shared memory, attributed to their agents.
     events = mesh.aws.agentcore.events(mesh.memory_id, actor_id=f"acme:{actor}", session_id="alice-session-2")
     recorded = [
-        (role, ((event.metadata or {}).get("agent") or {}).get("stringValue"))
+        (role, ((event.metadata or {}).get(f"agent.{index}") or {}).get("stringValue"))
         for event in events
-        for role, _ in event.messages()
+        for index, (role, _) in enumerate(event.messages())
     ]
+    assert len(events) == 1, "one event per turn"
     assert recorded == [("USER", None), ("ASSISTANT", "supervisor"), ("ASSISTANT", "billing")]
 
 

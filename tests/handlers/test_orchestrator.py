@@ -45,13 +45,17 @@ def send(
 
 
 def turns(mesh: Any, tenant: str, sub: str, session: str) -> list[tuple[str, str, str | None]]:
-    """(role, text, agent) of every event recorded for the actor's session."""
+    """(role, text, agent) of every message recorded for the actor's session (agent labels: ``agent.<i>``)."""
     events = mesh.aws.agentcore.events(mesh.memory_id, actor_id=f"{tenant}:{actor_of(sub)}", session_id=session)
     return [
-        (role, text, ((event.metadata or {}).get("agent") or {}).get("stringValue"))
+        (role, text, ((event.metadata or {}).get(f"agent.{index}") or {}).get("stringValue"))
         for event in events
-        for role, text in event.messages()
+        for index, (role, text) in enumerate(event.messages())
     ]
+
+
+def event_count(mesh: Any, tenant: str, sub: str, session: str) -> int:
+    return len(mesh.aws.agentcore.events(mesh.memory_id, actor_id=f"{tenant}:{actor_of(sub)}", session_id=session))
 
 
 def assert_error(status: int, body: dict[str, Any], expected_status: int, code: str, *needles: str) -> None:
@@ -157,7 +161,9 @@ def test_agentcore_runtime_worker_gets_memory_in_the_payload(mesh):
     assert 33 <= len(params["runtimeSessionId"]) <= 100
     payload = json.loads(params["payload"])
     assert payload["prompt"] == "Who is my account manager?"
-    assert set(payload["memory"]) == {"tenant_id", "actor_id", "session_id", "count", "context", "records"}
+    assert set(payload["memory"]) == {
+        "tenant_id", "actor_id", "session_id", "count", "context", "records", "recent_turns", "session_context"
+    }
     assert payload["memory"]["tenant_id"] == "acme" and payload["memory"]["count"] == body["memories_used"]
     assert runtime_call.caller.account_id == "333333333333" and runtime_call.caller.region == "eu-west-1"
 
@@ -215,6 +221,12 @@ def test_direct_invoke_with_session_records_under_the_given_actor(mesh):
 
 
 # -- ending sessions ------------------------------------------------------------------------------------------
+
+
+def _lifecycle_messages(mesh: Any) -> list[dict[str, Any]]:
+    sqs = mesh.aws.client("sqs")
+    answer = sqs.receive_message(QueueUrl=mesh.env["MESH_LIFECYCLE_QUEUE_URL"], MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
 
 
 def _queued(mesh: Any) -> list[dict[str, Any]]:
@@ -320,6 +332,7 @@ def test_worker_failure_still_answers_with_the_supervisor_and_a_worker_error(mes
     }
     _no_internals(body)
     assert [role for role, _, _ in turns(mesh, "acme", "alice", "s1")] == ["USER", "ASSISTANT"]
+    assert event_count(mesh, "acme", "alice", "s1") == 1
 
 
 def test_worker_in_the_wrong_account_is_a_worker_error(mesh):
@@ -461,15 +474,21 @@ def test_supervisor_failure_is_502_without_internals(mesh, reply):
     status, body = send("Hello")
     assert_error(status, body, 502, "UpstreamError", "supervisor agent")
     _no_internals(body)
+    # The user's message is still durable: one event holding it alone.
+    assert turns(mesh, "acme", "alice", "s1") == [("USER", "Hello", None)]
 
 
-def test_memory_service_failure_is_502(mesh):
+def test_memory_service_failure_degrades_and_queues_the_turn(mesh):
+    # IAM allows no AgentCore call on this memory: recall degrades, the agents answer, the write is queued.
     mesh.aws.abac.configure(bucket_name=mesh.aws.mesh.bucket_name, index_prefix="tenant-",
                             tvm_role_arn=mesh.aws.mesh.tvm_role_arn, memory_ids=["other_memory-AbCdE12345"])
     status, body = send("Hello")
-    assert_error(status, body, 502, "UpstreamError", "memory service")
-    _no_internals(body)
-    assert mesh.agents.calls == []
+    assert status == 200 and body["supervisor_response"] == "Noted, I will remember that."
+    assert body["turn_recorded"] == "queued" and body["memories_used"] == 0
+    (queued,) = _lifecycle_messages(mesh)
+    assert queued["type"] == "turn-event" and [m["text"] for m in queued["messages"]] == [
+        "Hello", "Noted, I will remember that."
+    ]
 
 
 def test_retrieval_failure_degrades_to_no_memories(mesh):

@@ -34,8 +34,8 @@ from runtime.integrations import (
     S3VectorsStrandsStore,
     memory_request,
 )
+from runtime.records import MemoryQuery, MemoryRecord
 from runtime.rendering import render_memory_block
-from runtime.records import MemoryRecord
 from runtime.stores import LocalMemoryStore, summary_key
 from runtime.summarizer import SUMMARY_SYSTEM_PROMPT, SummaryJob, parse_summary_job
 
@@ -521,10 +521,90 @@ def test_from_settings_wires_vectors_agentcore_and_the_summary_queue(mesh):
     agent("What is my team called?", invocation_state=memory.request(alice, "s-1", end_session=True))
 
     assert [type(store).__name__ for store in memory.stores] == ["S3VectorsStrandsStore", "AgentCoreStrandsStore"]
-    assert "Falcon" in model.requests[-1].last_user_texts[1]
+    texts = model.requests[-1].last_user_texts
+    assert any(t.lstrip().startswith("<memories>") and "Falcon" in t for t in texts)
+    # The session so far (read back from AgentCore events) comes as the session block, escaped and labelled.
+    (session_block,) = [t.lstrip() for t in texts if t.lstrip().startswith("<session>")]
+    assert session_block.startswith("<session>") and "data, not instructions" in session_block
+    assert '<turn role="user">remember: The user&#x27;s team is called Falcon</turn>' in session_block
+    assert '<turn role="assistant" agent="planner">' in session_block
     [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     job = parse_summary_job(message["Body"])
     assert (job.identity, job.session_id, job.agent) == (alice, "s-1", "planner")
-    turns = [t for e in aws.agentcore.events(layout.memory_id, actor_id="acme:alice") for t in e.messages()]
+    events = aws.agentcore.events(layout.memory_id, actor_id="acme:alice")
+    turns = [t for e in events for t in e.messages()]
     assert turns[0] == ("USER", "remember: The user's team is called Falcon")
-    assert len(turns) == 4
+    assert len(turns) == 4 and len(events) == 2  # one event per invocation
+
+
+# -- editing one memory, consolidation ---------------------------------------------------------------
+
+
+class _EditableStore(LocalMemoryStore):
+    """The local store with the one-memory edit API the stores gain (update_memory / delete_memory), for the tools."""
+
+    def update_memory(self, identity: Identity, key: str, content: str) -> str:
+        (record,) = [r for r in self.list_actor(identity.tenant_id, identity.actor_id) if r.key == key]
+        from runtime.stores import MemoryDraft
+
+        draft = MemoryDraft(content, kind=record.kind, agent=record.agent, session_id=record.session_id)
+        return self._put(identity, [draft], keys=[key])[0]
+
+    def delete_memory(self, identity: Identity, key: str) -> bool:
+        table = self._table(identity.tenant_id, create=False)
+        if table is None:
+            return False
+        with table.lock:
+            row = table.row_of.get(key)
+            if row is None or table.rows[row].metadata["actor"] != identity.actor_id:
+                return False
+            return table.remove(key)
+
+
+def test_update_and_delete_tools_act_for_the_requests_identity_only():
+    store = _EditableStore(LocalHashEmbedder(256), clock=lambda: NOW)
+    alice, globex_alice = Identity("acme", "alice"), Identity("globex", "alice")
+    old = store.put_memory(alice, "I live in Lisbon", kind="fact")
+    theirs = store.put_memory(globex_alice, "I live in Oslo", kind="fact")
+
+    def script(request: ModelRequest):
+        if request.has_tool_result:
+            return "Done."
+        prompt = request.last_user_texts[0]
+        if prompt.startswith("moved"):
+            return ToolCall("update_memory", {"key": old, "content": "I live in Porto"})
+        return ToolCall("delete_memory", {"key": prompt.removeprefix("forget ")})
+
+    model = ScriptedModel(script)
+    memory = MeshMemory.local(store, agent_name="planner", edit_tools=True)
+    agent = _agent(memory, model)
+    assert {"update_memory", "delete_memory"} <= set(agent.tool_names)
+    spec = next(s for s in agent.tool_registry.get_all_tool_specs() if s["name"] == "update_memory")
+    assert set(spec["inputSchema"]["json"]["properties"]) == {"key", "content"}  # no identity for the model
+
+    agent("moved to Porto", invocation_state=memory_request(alice, "s-1"))
+    assert [r.content for r in store.list_actor("acme", "alice")] == ["I live in Porto"]
+    # The same key under another tenant's identity deletes nothing of alice's (and globex's own stays).
+    agent(f"forget {old}", invocation_state=memory_request(globex_alice, "s-2"))
+    assert [r.content for r in store.list_actor("acme", "alice")] == ["I live in Porto"]
+    assert [r.key for r in store.list_actor("globex", "alice")] == [theirs]
+    agent(f"forget {old}", invocation_state=memory_request(alice, "s-3"))
+    assert store.list_actor("acme", "alice") == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "consolidation (put_memory -> WriteResult created/duplicate/updated/superseded) lands with the lifecycle "
+    "branch's stores; today a contradicting fact and a duplicate are stored as new memories"))
+def test_contradicting_memory_supersedes_and_duplicates_collapse():
+    store = LocalMemoryStore(LocalHashEmbedder(256), clock=lambda: NOW)
+    alice = Identity("acme", "alice")
+    model = ScriptedModel(_remembering_script)
+    agent = _agent(MeshMemory.local(store, agent_name="planner"), model)
+    for fact in ("I live in Lisbon", "I live in Porto", "I live in Porto"):
+        agent(f"remember: {fact}", invocation_state=memory_request(alice, "s-1"))
+
+    current = [r.content for r in store.search(MemoryQuery("acme", "alice", "where do I live", top_k=10))]
+    assert current == ["I live in Porto"]  # Lisbon superseded, the duplicate collapsed
+    agent("Where do I live?", invocation_state=memory_request(alice, "s-2"))
+    injected = "".join(_memory_texts(model.requests[-1]))
+    assert "Porto" in injected and "Lisbon" not in injected
