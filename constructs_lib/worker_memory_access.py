@@ -76,6 +76,11 @@ class WorkerMemoryAccess(Construct):
                 "Null": {f"aws:RequestTag/{tag}": "false" for tag in memory.SESSION_TAG_KEYS},
                 "ForAllValues:StringEquals": {"aws:TagKeys": list(memory.SESSION_TAG_KEYS)},
             })
+        # The statement lands in the role's default policy (a role created in CDK) or in a policy this stack
+        # attaches to an imported role; acknowledge the inline-policy findings on that policy only.
+        for policy in role.node.children:
+            if isinstance(policy, iam.Policy):
+                acknowledge_inline_policy(policy)
 
     def memory_environment(
         self,
@@ -86,6 +91,20 @@ class WorkerMemoryAccess(Construct):
         embedding_model_id: str = DEFAULT_EMBEDDING_MODEL_ID,
     ) -> dict[str, str]:
         """The ``MESH_*`` variables the worker agent needs (the contract's `MemorySettings`), with this TVM."""
+        return self.environment_for(token_vending_machine=self.token_vending_machine, vector_store=vector_store,
+                                    agent_memory=agent_memory, state_table=state_table,
+                                    embedding_model_id=embedding_model_id)
+
+    @staticmethod
+    def environment_for(
+        *,
+        token_vending_machine: ITokenVendingMachine,
+        vector_store: IVectorMemoryStore,
+        agent_memory: IAgentMemory,
+        state_table: IMeshStateTable | None = None,
+        embedding_model_id: str = DEFAULT_EMBEDDING_MODEL_ID,
+    ) -> dict[str, str]:
+        """The worker agent's ``MESH_*`` variables for a worker TVM (also what the memory home can output)."""
         problems = new_problems()
         env = MemorySettings.env_for(
             problems,
@@ -96,10 +115,9 @@ class WorkerMemoryAccess(Construct):
             distance_metric=vector_store.distance_metric,
             embedding_model_id=embedding_model_id,
             memory_id=agent_memory.memory_id,
-            tvm_role_arn=self.token_vending_machine.role_arn,
+            tvm_role_arn=token_vending_machine.role_arn,
             isolation=memory.ISOLATION_USER,
             state_table_name=state_table.table_name if state_table is not None else None,
         )
-        raise_if_any(f"{type(self).__name__}.memory_environment", problems)
+        raise_if_any("WorkerMemoryAccess.memory_environment", problems)
         return env
-
