@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,18 @@ AGENT_MEMORY_DAYS_RANGE = (0, 365)
 DEFAULT_RETENTION_SCHEDULE = "cron(15 3 * * ? *)"
 
 
+class _Line(Problem):
+    """A problem given as a finished line (callers that build the message themselves)."""
+
+    def __str__(self) -> str:
+        return self.field
+
+
 class ConfigError(ProblemsError):
     """The deployment config is invalid; the message lists every problem."""
 
-    def __init__(self, problems: Problems | list[Problem]) -> None:
-        items = list(problems)
+    def __init__(self, problems: Problems | Sequence[Problem | str]) -> None:
+        items = [_Line(p, "", "") if isinstance(p, str) else p for p in problems]
         body = "\n".join(f"  - {p}" for p in items)
         super().__init__(f"Invalid deployment config ({len(items)} problem(s)):\n{body}", items)
 

@@ -137,7 +137,7 @@ class _Reader:
             return None, None
         if agent.kind == BEDROCK_AGENT:
             if self.problems.check_range(f"{field}.memory_days", days, *AGENT_MEMORY_DAYS_RANGE, unit=" days") \
-                    and days > retention_days:
+                    and int(days) > retention_days:
                 self.warnings.append(
                     f"{field}.memory_days={days} exceeds memory.retention_days={retention_days}: the Bedrock Agent "
                     f"keeps session summaries longer than the mesh keeps memories; set its memory storageDays to at "
