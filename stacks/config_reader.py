@@ -131,13 +131,13 @@ class _Reader:
         if not isinstance(raw, Mapping):
             self.problems.add(field, raw, "must be an object with a 'type'")
             return None, None
-        days = raw.get("memory_days")
+        days: Any = raw.get("memory_days")
         agent = AgentRef.read({k: v for k, v in raw.items() if k != "memory_days"}, field, self.problems)
         if agent is None:
             return None, None
         if agent.kind == BEDROCK_AGENT:
             if self.problems.check_range(f"{field}.memory_days", days, *AGENT_MEMORY_DAYS_RANGE, unit=" days") \
-                    and int(days) > retention_days:
+                    and days > retention_days:
                 self.warnings.append(
                     f"{field}.memory_days={days} exceeds memory.retention_days={retention_days}: the Bedrock Agent "
                     f"keeps session summaries longer than the mesh keeps memories; set its memory storageDays to at "
