@@ -194,7 +194,7 @@ class AgentMemory(AgentMemoryBase):
         )
         cfn_memory = self.memory.node.find_child("Memory")
         assert isinstance(cfn_memory, CfnResource)
-        self._cfn_memory = cfn_memory
+        self.cfn_memory = cfn_memory
         cfn_memory.apply_removal_policy(removal_policy)
         self.memory_arn = self.memory.memory_arn
         self.memory_id = self.memory.memory_id
@@ -209,7 +209,7 @@ class AgentMemory(AgentMemoryBase):
 
     def apply_removal_policy(self, policy: RemovalPolicy) -> None:
         """Apply ``policy`` to the memory (and to the key, when this construct created it)."""
-        self._cfn_memory.apply_removal_policy(policy)
+        self.cfn_memory.apply_removal_policy(policy)
         if self._own_key and isinstance(self.encryption_key, kms.Key):
             self.encryption_key.apply_removal_policy(policy)
 
