@@ -36,11 +36,12 @@ def check_tenant_claim(problems: Problems, field: str, *, tenant_claim: str, use
                         "any app client's write attributes")
     else:
         schema = _resolved(pool, pool.schema) or []
-        entry = next((a for a in schema if isinstance(a, dict) and a.get("Name") == attribute), None)
+        # The L1's resolved schema uses the construct's property names (name, mutable), not CloudFormation's.
+        entry = next((a for a in schema if isinstance(a, dict) and _get(a, "name") == attribute), None)
         if entry is None:
             problems.add(f"{field}.tenant_claim", tenant_claim, "must be a custom attribute of the user pool; it "
                          f"declares none named '{attribute}'")
-        elif entry.get("Mutable") is not False:
+        elif _get(entry, "mutable") is not False:
             problems.add(f"{field}.tenant_claim", tenant_claim,
                          "must be an immutable custom attribute (mutable=False): a mutable one lets users change "
                          "their own tenant")
@@ -62,3 +63,7 @@ def check_tenant_claim(problems: Problems, field: str, *, tenant_claim: str, use
 
 def _resolved(resource: Any, value: Any) -> Any:
     return Stack.of(resource).resolve(value) if value is not None else None
+
+
+def _get(entry: dict[str, Any], key: str) -> Any:
+    return entry.get(key, entry.get(key[:1].upper() + key[1:]))

@@ -95,7 +95,8 @@ def memory_home(stack: Stack | None = None) -> MemoryHome:
     stack = stack or new_stack()
     key = kms.Key(stack, "Key", enable_key_rotation=True)
     return MemoryHome(stack, key, VectorMemoryStore(stack, "Store", encryption_key=key),
-                      AgentMemory(stack, "Memory", encryption_key=key), MeshStateTable(stack, "State", encryption_key=key))
+                      AgentMemory(stack, "Memory", encryption_key=key),
+                      MeshStateTable(stack, "State", encryption_key=key))
 
 
 def synth_report(app: App) -> tuple[Path, dict[str, Any]]:

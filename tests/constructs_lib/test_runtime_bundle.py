@@ -19,8 +19,8 @@ from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_lib import PropsError
-from runtime.contract.problems import shown
 from constructs_lib.runtime_bundle import DEFAULT_SOURCE_DIR, RuntimeBundle, _bundled_files
+from runtime.contract.problems import shown
 from tests.constructs_lib.helpers import ACCOUNT, REGION, new_stack, resources, template_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -40,7 +40,8 @@ def _index(home, suffix):
 
 
 def _kms(service):
-    return {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow", "Resource": {"Fn::GetAtt": ["Key961B73FD", "Arn"]},
+    return {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": ["Key961B73FD", "Arn"]},
             "Condition": {"StringEquals": {"kms:ViaService": [f"{service}.us-east-1.amazonaws.com"]}}}
 
 
@@ -201,7 +202,8 @@ def test_a_bad_role_name_has_its_message():
      "role_arn='arn:aws:iam::2222:role/x': must be an IAM role ARN such as 'arn:aws:iam::123456789012:role/name'"),
     (lambda t: t.trust(WORKER_ROLE, tenant_ids=["A_B"]),
      "tenant_ids[0]='A_B': must be 3-40 lowercase letters, digits and '-', starting and ending with a letter or digit"),
-    (lambda t: t.trust(WORKER_ROLE, tenant_ids=[]), "tenant_ids=[]: must name at least one tenant (omit it to allow any)"),
+    (lambda t: t.trust(WORKER_ROLE, tenant_ids=[]),
+     "tenant_ids=[]: must name at least one tenant (omit it to allow any)"),
     (lambda t: t.trust(WORKER_ROLE, organization_id="o-1"),
      "organization_id='o-1': must be an AWS Organizations id such as 'o-a1b2c3d4e5'"),
 ])
