@@ -7,7 +7,7 @@ from runtime.contract.memory import ACTOR_TAG, ISOLATION_LEVELS, ISOLATION_TENAN
 from .agent_memory import AgentMemory, AgentMemoryBase, IAgentMemory
 from .errors import PropsError
 from .mesh_state_table import IMeshStateTable, MeshStateTable, MeshStateTableBase
-from .nag import NAG_PACKS, acknowledge, acknowledge_inline_policy, add_nag_packs
+from .nag import NAG_PACKS, acknowledge, acknowledge_inline_policy, acknowledge_wildcard_resources, add_nag_packs
 from .orchestration import (
     FunctionOptions,
     FunctionSizing,
@@ -30,5 +30,6 @@ __all__ = [
     "IVectorMemoryStore", "JwtApiOptions", "MemoryApi", "MemoryOrchestrator", "MeshStateTable", "MeshStateTableBase",
     "ModelOptions", "NAG_PACKS", "ObservabilityOptions", "OperatorApi", "PropsError", "RuntimeBundle", "TENANT_TAG",
     "TokenVendingMachine", "TvmAccess", "VectorMemoryStore", "VectorMemoryStoreBase", "WorkerAccessRole",
-    "WorkerMemoryAccess", "WorkerRef", "acknowledge", "acknowledge_inline_policy", "add_nag_packs",
+    "WorkerMemoryAccess", "WorkerRef", "acknowledge", "acknowledge_inline_policy", "acknowledge_wildcard_resources",
+    "add_nag_packs",
 ]
