@@ -201,6 +201,10 @@ class MeshConfig:
         except json.JSONDecodeError as exc:
             problems.add("config", str(path), f"must be valid JSON ({exc.msg} at line {exc.lineno})")
             raise ConfigError(problems) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            problems.add("config", str(path), f"must be readable as UTF-8 JSON ({reason})")
+            raise ConfigError(problems) from None
         return cls.from_dict(raw)
 
     @classmethod

@@ -42,7 +42,8 @@ class Problem:
     rule: str
 
     def __str__(self) -> str:
-        return f"{self.field}={self.value}: {self.rule}"
+        # A missing value (None) is not shown: `field: is required: ...`.
+        return f"{self.field}: {self.rule}" if self.value == "None" else f"{self.field}={self.value}: {self.rule}"
 
 
 class ProblemsError(ValueError):

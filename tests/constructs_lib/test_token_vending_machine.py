@@ -219,7 +219,7 @@ def test_the_worker_tvm_requires_a_tenant_allowlist_per_principal():
     home = memory_home()
     with pytest.raises(PropsError) as err:
         _tvm(home, access=TvmAccess.WORKERS).trust(WORKER_ROLE)
-    assert err.value.problems == ["tenant_ids=None: is required for TvmAccess.WORKERS: a worker agent's role vends "
+    assert err.value.problems == ["tenant_ids: is required for TvmAccess.WORKERS: a worker agent's role vends "
                                   "for its allowed tenants only"]
 
 

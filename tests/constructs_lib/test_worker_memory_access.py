@@ -69,7 +69,7 @@ def test_memory_environment_is_the_contracts_memory_settings_with_the_worker_tvm
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({}, "role_name=None: is required: 1-64 letters, digits and +=,.@_-"),
+    ({}, "role_name: is required: 1-64 letters, digits and +=,.@_-"),
     ({"role_name": "bad name"}, "role_name='bad name': must be 1-64 letters, digits and +=,.@_-"),
 ])
 def test_a_created_role_needs_a_good_name(kwargs, message):

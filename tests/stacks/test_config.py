@@ -55,7 +55,7 @@ def test_an_external_id_is_derived_from_the_deploy_time_secret_or_required():
     with pytest.raises(ConfigError) as err:
         cfg.worker_external_id(cfg.workers[0], secret=None)
     assert err.value.problems == [
-        "workers[0].external_id=None: is required when no deploy-time secret is given: set it, or set "
+        "workers[0].external_id: is required when no deploy-time secret is given: set it, or set "
         "MESH_EXTERNAL_ID_SECRET (or -c memoryMesh:externalIdSecret=...) to derive one per worker"]
 
 
@@ -118,7 +118,7 @@ RUNTIME_ELSEWHERE = "arn:aws:bedrock-agentcore:us-east-1:999999999999:runtime/x_
     (lambda r: r["workers"][0]["agent"].update(type="lambda"),
      "workers[0].agent.type='lambda': must be 'bedrock-agent' or 'agentcore-runtime'"),
     (lambda r: r["workers"][0]["agent"].pop("memory_days"),
-     "workers[0].agent.memory_days=None: is required: a number from 0 to 365 days"),
+     "workers[0].agent.memory_days: is required: a number from 0 to 365 days"),
     (lambda r: r["workers"][0]["agent"].update(memory_days=400),
      "workers[0].agent.memory_days=400: must be a whole number from 0 to 365 days"),
     (lambda r: r["supervisor"]["agent"].update(memory_days=30),
@@ -163,7 +163,7 @@ RUNTIME_ELSEWHERE = "arn:aws:bedrock-agentcore:us-east-1:999999999999:runtime/x_
     (lambda r: r["api"].update(jwt_audience=[]),
      "api.jwt_audience=[]: must be a non-empty list of client ids / audiences"),
     (lambda r: r["supervisor"].pop("account"),
-     "supervisor.account=None: is required: a 12-digit AWS account id"),
+     "supervisor.account: is required: a 12-digit AWS account id"),
     (lambda r: r.update(operations={"alarm_email": "nobody"}),
      "operations.alarm_email='nobody': must be an e-mail address such as 'ops@example.com'"),
     (lambda r: r.update(operations={"retention_schedule": "daily"}),

@@ -220,7 +220,7 @@ def test_a_worker_without_external_id_or_secret_fails_with_a_config_error():
     from tests.conftest import app_context
 
     config = MeshConfig.from_dict(_variant(workers__0__external_id=None))
-    with pytest.raises(ConfigError, match=r"workers\[0\].external_id=None: is required when no deploy-time secret"):
+    with pytest.raises(ConfigError, match=r"workers\[0\].external_id: is required when no deploy-time secret"):
         build_mesh(App(context=app_context()), config)
 
 
