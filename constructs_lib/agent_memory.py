@@ -107,7 +107,7 @@ class AgentMemoryBase(MeshResource):
         ``namespacePath`` (one statement each, as requests name one or the other); records addressed by id on
         ``namespace``. Unless ``worker_path``, the session may also delete events and update or delete records.
         """
-        _isolation(isolation, f"{type(self).__name__}.grant_session_access")
+        _isolation(isolation, "AgentMemory.grant_session_access")
         actor = session_actor_id(isolation)
         operator = "StringEquals" if isolation == memory.ISOLATION_USER else "StringLike"
         namespaces = session_namespaces(isolation)
@@ -129,7 +129,7 @@ class AgentMemoryBase(MeshResource):
         if self._has_resource_policy or not account or Token.is_unresolved(account) \
                 or Token.is_unresolved(own) or account == own:
             return
-        raise props_error(f"{type(self).__name__}.grant", "grantee account", account,
+        raise props_error("AgentMemory.grant", "grantee account", account,
                           f"must be the memory's account {own}: an imported memory's resource policy belongs to its "
                           "owner; reach it through a TokenVendingMachine of the memory's account")
 

@@ -52,7 +52,7 @@ class MeshStateTableBase(MeshResource):
 
     def grant_read_tombstone(self, grantee: iam.IGrantable, *, isolation: str) -> iam.Grant:
         """A vended session reads its own user's tombstone only (``user``), or its tenant's (``tenant``)."""
-        if _isolation(isolation, f"{type(self).__name__}.grant_read_tombstone"):
+        if _isolation(isolation, "MeshStateTable.grant_read_tombstone"):
             condition = {"ForAllValues:StringEquals": {
                 "dynamodb:LeadingKeys": [f"{state.ACTOR_PREFIX}{TENANT}:{ACTOR}"]}}
         else:

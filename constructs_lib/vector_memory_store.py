@@ -71,7 +71,7 @@ class VectorMemoryStoreBase(MeshResource):
             return self.index_arn(f"{self.index_prefix}*")
         problems = new_problems()
         problems.check(rules.TENANT_ID, "tenant_id", tenant_id, required=True, literal=True)
-        raise_if_any(f"{type(self).__name__}.tenant_indexes_arn", problems)
+        raise_if_any("VectorMemoryStore.tenant_indexes_arn", problems)
         return self.index_arn(f"{memory.tenant_index_prefix(self.index_prefix, tenant_id)}*")
 
     def grant_read(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant:
@@ -106,7 +106,7 @@ class VectorMemoryStoreBase(MeshResource):
         ``tenant`` only ``TenantID``. Unless ``worker_path``, the session may also delete vectors and create its
         user's index on first write (tagged with exactly its own tags); it can never delete an index.
         """
-        per_user = _isolation(isolation, f"{type(self).__name__}.grant_session_access")
+        per_user = _isolation(isolation, "VectorMemoryStore.grant_session_access")
         own = {f"aws:ResourceTag/{memory.TENANT_TAG}": TENANT,
                **({f"aws:ResourceTag/{memory.ACTOR_TAG}": ACTOR} if per_user else {})}
         indexes = [self.index_arn(f"{self.index_prefix}{TENANT}.*")]
