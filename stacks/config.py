@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from constructs_lib.orchestration.retention_schedule import DEFAULT_RETENTION_SCHEDULE
 from runtime.contract import AgentRef, WorkerRef, memory
 from runtime.contract.environment import (
     DEFAULT_EMBEDDING_DIMENSION,
@@ -35,7 +36,6 @@ MAX_DECLARED_TENANTS = memory.S3VECTORS.INDEXES_PER_BUCKET
 MAX_WORKERS = 100
 #: Bedrock Agents keep session summaries 0-365 days (MemoryConfiguration.storageDays; 0: memory off).
 AGENT_MEMORY_DAYS_RANGE = (0, 365)
-DEFAULT_RETENTION_SCHEDULE = "cron(15 3 * * ? *)"
 
 
 class _Line(Problem):
