@@ -200,17 +200,20 @@ class MemoryOrchestrator(Construct):
         self.retention_schedule = RetentionSchedule(self, "RetentionSchedule", function=self.retention,
                                                     schedule=retention_schedule, encryption_key=self.key,
                                                     dead_letter_queue=self.failed_invocations_queue)
+        self._alarm_on_failures()
+        self.api = self._memory_api(api, prefix)
+        self.operator_api = self._operator_api(operator_api, prefix)
+        self._allow_logs_on_key(stack)
+
+    # -- building blocks ----------------------------------------------------------------------------------------
+
+    def _alarm_on_failures(self) -> None:
         self.alarms.add_dead_letter_alarm(
             "FailedInvocationsAlarm", self.failed_invocations_queue, name="failed-invocations",
             description="An asynchronous invocation or scheduled run failed and waits in the dead-letter queue")
         self.alarms.add_alarm("OrchestratorErrorsAlarm", name="orchestrator-errors",
                               metric=self.orchestrator.metric_errors(period=Duration.minutes(5), statistic="Sum"),
                               description="The orchestrator crashed or timed out (handled errors are answered)")
-        self.api = self._memory_api(api, prefix)
-        self.operator_api = self._operator_api(operator_api, prefix)
-        self._allow_logs_on_key(stack)
-
-    # -- building blocks ----------------------------------------------------------------------------------------
 
     def _create_functions(self, shared: FunctionShared, settings: _Settings, *, vector_store: IVectorMemoryStore,
                           agent_memory: IAgentMemory, state_table: IMeshStateTable,

@@ -249,3 +249,36 @@ def test_an_imported_tvm_gives_the_caller_its_side_only():
     tvm.grant_assume(role, tenant_ids=["acme"])
     assert policy_statements(template_of(stack), role) == [
         {"Action": ASSUME, "Effect": "Allow", "Resource": "arn:aws:iam::111111111111:role/mesh-tvm-external"}]
+
+
+def test_each_home_tvm_statement_is_in_the_role_policy_with_its_conditions():
+    """The same statements through aws-cdk-lib's assertions (Template / Match), one by one."""
+    from aws_cdk.assertions import Match, Template
+
+    home = memory_home()
+    tvm = _tvm(home)
+    tvm.grant_assume(_lambda_role(home.stack))
+    template = Template.from_stack(home.stack)
+    role_ref = {"Ref": lid(tvm.role)}
+    for statement in [
+        {"Action": Match.array_with(["s3vectors:DeleteVectors", "s3vectors:PutVectors"]),
+         "Condition": {"StringEquals": {"aws:ResourceTag/TenantID": TENANT, "aws:ResourceTag/ActorID": ACTOR}}},
+        {"Action": ["s3vectors:CreateIndex", "s3vectors:TagResource"],
+         "Condition": Match.object_like({"StringEqualsIfExists": {"aws:ResourceTag/ActorID": ACTOR},
+                                         "ForAllValues:StringEquals": TAGS})},
+        {"Action": Match.array_with(["bedrock-agentcore:CreateEvent"]),
+         "Condition": {"StringEquals": {"bedrock-agentcore:actorId": f"{TENANT}:{ACTOR}"}}},
+        {"Action": Match.array_with(["bedrock-agentcore:RetrieveMemoryRecords"]),
+         "Condition": {"StringLike": {"bedrock-agentcore:namespacePath": Match.array_with(
+             [f"/facts/{TENANT}:{ACTOR}/*"])}}},
+        {"Action": "dynamodb:GetItem",
+         "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [f"ACTOR#{TENANT}:{ACTOR}"]}}},
+    ]:
+        template.has_resource_properties("AWS::IAM::Policy", {
+            "Roles": [role_ref],
+            "PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Effect": "Allow", **statement})])}})
+    template.has_resource_properties("AWS::IAM::Role", {
+        "RoleName": "mesh-tvm",
+        "AssumeRolePolicyDocument": {"Statement": [Match.object_like({
+            "Action": ASSUME,
+            "Condition": Match.object_like({"StringEquals": {"sts:SourceIdentity": "${aws:RequestTag/ActorID}"}})})]}})
