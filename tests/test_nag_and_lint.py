@@ -9,6 +9,9 @@ import pytest
 
 from constructs_lib import NAG_PACKS
 
+# The session's sample mesh is synthesized once, on the worker that runs this group.
+pytestmark = pytest.mark.xdist_group("sample_mesh")
+
 
 def test_all_four_nag_packs_ran_and_found_nothing_unacknowledged(sample_mesh):
     report = sample_mesh.validation_report

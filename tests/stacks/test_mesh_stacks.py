@@ -10,6 +10,9 @@ import pytest
 from stacks.mesh import sample_config_dict
 from tests.constructs_lib.helpers import actions_of, as_list, resources, statements_with
 
+# The session's sample mesh is synthesized once, on the worker that runs this group.
+pytestmark = pytest.mark.xdist_group("sample_mesh")
+
 SUP = "memory-mesh-supervisor"
 WORKER = "memory-mesh-worker-billing"
 RUNTIME = "arn:aws:bedrock-agentcore:us-east-1:222222222222:runtime/billing_agent-AbCdEf1234"
