@@ -1,4 +1,5 @@
-"""Reusable L3 constructs of Agent Memory Mesh: import them into any CDK app."""
+"""Reusable L3 constructs of Agent Memory Mesh: the memory home's stores, its token vending machines, the
+serverless functions around them, and the worker-account side. Import them into any CDK app."""
 
 from importlib.util import find_spec
 from typing import Any
@@ -7,48 +8,37 @@ if find_spec("aws_cdk") is None or find_spec("constructs") is None:
     raise ModuleNotFoundError(
         "constructs_lib needs aws-cdk-lib and constructs: pip install 'agent-memory-mesh[cdk]'", name="aws_cdk")
 
-from .agent_memory import (
-    FACTS_NAMESPACE,
-    PREFERENCES_NAMESPACE,
-    SUMMARY_NAMESPACE,
-    AgentMemory,
-    tenant_actor_pattern,
+from runtime.contract import AgentRef, WorkerRef
+from runtime.contract.memory import ACTOR_TAG, ISOLATION_LEVELS, ISOLATION_TENANT, ISOLATION_USER, TENANT_TAG
+
+from .agent_memory import AgentMemory, AgentMemoryBase, IAgentMemory
+from .errors import PropsError
+from .mesh_state_table import IMeshStateTable, MeshStateTable, MeshStateTableBase
+from .nag import NAG_PACKS, acknowledge, acknowledge_inline_policy, acknowledge_wildcard_resources, add_nag_packs
+from .orchestration import (
+    FunctionOptions,
+    FunctionSizing,
+    JwtApiOptions,
+    MemoryApi,
+    MemoryOrchestrator,
+    ModelOptions,
+    ObservabilityOptions,
+    OperatorApi,
 )
-from .agent_targets import AgentTarget, WorkerTarget
-from .memory_api import JwtApiOptions, MemoryApi
-from .memory_orchestrator import FunctionOptions, FunctionSizing, MemoryOrchestrator
-from .nag import NAG_PACKS, add_nag_packs
-from .naming import ACTOR_TAG, TENANT_TAG
 from .runtime_bundle import RuntimeBundle
-from .token_vending_machine import TokenVendingMachine
-from .validation import PropsError
-from .vector_memory_store import FILTERABLE_METADATA_KEYS, IVectorMemoryStore, VectorMemoryStore
+from .token_vending_machine import ITokenVendingMachine, TokenVendingMachine, TvmAccess
+from .vector_memory_store import IVectorMemoryStore, VectorMemoryStore, VectorMemoryStoreBase
 from .worker_access_role import WorkerAccessRole
+from .worker_memory_access import WorkerMemoryAccess
 
 __all__ = [
-    "ACTOR_TAG",
-    "AgentMemory",
-    "AgentTarget",
-    "FACTS_NAMESPACE",
-    "FILTERABLE_METADATA_KEYS",
-    "FunctionOptions",
-    "FunctionSizing",
-    "IVectorMemoryStore",
-    "JwtApiOptions",
-    "MemoryApi",
-    "MemoryOrchestrator",
-    "NAG_PACKS",
-    "PREFERENCES_NAMESPACE",
-    "PropsError",
-    "RuntimeBundle",
-    "SUMMARY_NAMESPACE",
-    "TENANT_TAG",
-    "TokenVendingMachine",
-    "VectorMemoryStore",
-    "WorkerAccessRole",
-    "WorkerTarget",
+    "ACTOR_TAG", "AgentMemory", "AgentMemoryBase", "AgentRef", "FunctionOptions", "FunctionSizing", "IAgentMemory",
+    "IMeshStateTable", "ISOLATION_LEVELS", "ISOLATION_TENANT", "ISOLATION_USER", "ITokenVendingMachine",
+    "IVectorMemoryStore", "JwtApiOptions", "MemoryApi", "MemoryOrchestrator", "MeshStateTable", "MeshStateTableBase",
+    "ModelOptions", "NAG_PACKS", "ObservabilityOptions", "OperatorApi", "PropsError", "RuntimeBundle", "TENANT_TAG",
+    "TokenVendingMachine", "TvmAccess", "VectorMemoryStore", "VectorMemoryStoreBase", "WorkerAccessRole",
+    "WorkerMemoryAccess", "WorkerRef", "acknowledge", "acknowledge_inline_policy", "acknowledge_wildcard_resources",
     "add_nag_packs",
-    "tenant_actor_pattern",
 ]
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from aws_cdk import Stack, Token
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from .validation import Problems
+from runtime.contract import rules
+from runtime.contract.problems import Problems
 
-MODEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.:-]{2,127}$")
-INVOKE_MODEL_ACTIONS = ("bedrock:InvokeModel",)
+from . import perms
+
+INVOKE_MODEL_ACTIONS = perms.MODEL_INVOKE
 #: Source/destination Regions of the system-defined cross-Region inference profiles, by id prefix. A profile
 #: routes a request to the model in any Region of its geography, so the caller needs the model in each of
 #: them; pass `regions` when a model's profile covers a different set (Bedrock lists it per model).
@@ -27,7 +28,6 @@ INFERENCE_PROFILE_REGIONS: dict[str, tuple[str, ...]] = {
 }
 #: Global profiles route to any commercial Region; their model ARN has no Region.
 GLOBAL_PROFILE = "global"
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 
 def profile_geography(model_id: str) -> str | None:
@@ -40,21 +40,19 @@ def profile_geography(model_id: str) -> str | None:
 
 def check_model_id(problems: Problems, prop: str, model_id: str, *, source_region: str,
                    regions: Sequence[str] | None = None) -> None:
-    """A literal model or profile id that the stack's Region may call."""
-    if not isinstance(model_id, str) or Token.is_unresolved(model_id) or not MODEL_ID_PATTERN.match(model_id):
-        problems.add(prop, model_id, "a Bedrock model id or cross-Region inference profile id such as "
-                                     "'amazon.titan-embed-text-v2:0' or 'us.anthropic.claude-3-5-haiku-20241022-v1:0'")
+    """A literal model or profile id that the stack's Region may call (it is written into IAM ARNs at synth)."""
+    if not problems.check(rules.MODEL_ID, prop, model_id, required=True, literal=True):
         return
-    for r in regions or ():
-        if not isinstance(r, str) or not _REGION.match(r):
-            problems.add(f"{prop} regions", r, "an AWS region such as us-east-1")
+    for i, region in enumerate(regions or ()):
+        problems.check(rules.REGION, f"{prop}_regions[{i}]", region, required=True, literal=True)
     geography = profile_geography(model_id)
     if geography is None or geography == GLOBAL_PROFILE or Token.is_unresolved(source_region):
         return
     covered = tuple(regions) if regions else INFERENCE_PROFILE_REGIONS[geography]
     if source_region not in covered:
-        problems.add(prop, model_id, f"an inference profile of geography '{geography}' ({', '.join(covered)}) cannot "
-                                     f"be called from {source_region}; use a profile or model of this Region")
+        problems.add(prop, model_id, f"must be callable from {source_region}: an inference profile of geography "
+                                     f"'{geography}' routes to {', '.join(covered)}; use a profile or model of this "
+                                     "Region")
 
 
 def model_invoke_statements(scope: IConstruct, model_id: str, *, regions: Sequence[str] | None = None,

@@ -1,30 +1,70 @@
-"""IAM actions by access level for the memory home's data stores (one place, used by every grant)."""
+"""Every IAM action the constructs grant, by service and access level: the one place action lists live.
+
+Each tuple is what one runtime path calls (noted); grants compose them and never add actions of their own.
+"""
 
 from __future__ import annotations
 
-# S3 Vectors data plane; every action here takes an index ARN.
+# -- S3 Vectors (vector and index actions take an index ARN; ListIndexes takes the bucket ARN) ---------------
 # QueryVectors with a metadata filter or returnMetadata also needs GetVectors on the index.
-VECTORS_READ = ("s3vectors:GetVectors", "s3vectors:QueryVectors", "s3vectors:ListVectors", "s3vectors:GetIndex")
+VECTORS_READ = ("s3vectors:GetVectors", "s3vectors:ListVectors", "s3vectors:QueryVectors")
+# Listing with returnMetadata also needs GetVectors (a sweep reads each vector's age).
+VECTORS_SCAN = ("s3vectors:GetVectors", "s3vectors:ListVectors")
 VECTORS_WRITE = ("s3vectors:PutVectors",)
 VECTORS_DELETE = ("s3vectors:DeleteVectors",)
-# Index lifecycle (run-time tenant onboarding). CreateIndex/DeleteIndex/GetIndex take the index ARN;
-# ListIndexes takes the bucket ARN (granting it on an index ARN has no effect).
-INDEX_MANAGE_ON_INDEX = ("s3vectors:CreateIndex", "s3vectors:GetIndex", "s3vectors:DeleteIndex")
-INDEX_MANAGE_ON_BUCKET = ("s3vectors:ListIndexes", "s3vectors:GetVectorBucket")
+INDEX_READ = ("s3vectors:GetIndex",)
+# Creating an index with tags also needs TagResource (S3 User Guide, "Creating vector indexes with tags").
+INDEX_CREATE_TAGGED = ("s3vectors:CreateIndex", "s3vectors:TagResource")
+INDEX_DELETE = ("s3vectors:DeleteIndex",)
+INDEXES_LIST = ("s3vectors:ListIndexes",)
 
-# AgentCore Memory data plane. Events accept the bedrock-agentcore:actorId condition key; long-term record
-# reads (Retrieve/List) accept bedrock-agentcore:namespace.
-MEMORY_EVENTS_WRITE = ("bedrock-agentcore:CreateEvent",)
-MEMORY_EVENTS_READ = ("bedrock-agentcore:GetEvent", "bedrock-agentcore:ListEvents", "bedrock-agentcore:ListSessions")
-MEMORY_EVENTS_DELETE = ("bedrock-agentcore:DeleteEvent",)
-MEMORY_RECORDS_READ = ("bedrock-agentcore:RetrieveMemoryRecords", "bedrock-agentcore:ListMemoryRecords")
-MEMORY_RECORDS_READ_BY_ID = ("bedrock-agentcore:GetMemoryRecord",)
-MEMORY_RECORDS_DELETE = ("bedrock-agentcore:DeleteMemoryRecord", "bedrock-agentcore:BatchDeleteMemoryRecords")
-MEMORY_ACTORS_LIST = ("bedrock-agentcore:ListActors",)
+# -- AgentCore Memory (data plane, on the memory ARN) ---------------------------------------------------------
+EVENTS_WRITE = ("bedrock-agentcore:CreateEvent",)
+EVENTS_READ = ("bedrock-agentcore:GetEvent", "bedrock-agentcore:ListEvents", "bedrock-agentcore:ListSessions")
+EVENTS_DELETE = ("bedrock-agentcore:DeleteEvent",)
+ACTORS_LIST = ("bedrock-agentcore:ListActors",)
+RECORDS_SEARCH = ("bedrock-agentcore:ListMemoryRecords", "bedrock-agentcore:RetrieveMemoryRecords")
+RECORDS_GET = ("bedrock-agentcore:GetMemoryRecord",)
+RECORDS_UPDATE = ("bedrock-agentcore:BatchUpdateMemoryRecords",)
+RECORDS_DELETE = ("bedrock-agentcore:BatchDeleteMemoryRecords", "bedrock-agentcore:DeleteMemoryRecord")
 
-# KMS use by a data-plane caller, limited with kms:ViaService to the memory services.
+# -- DynamoDB (the mesh state table; items are read and written one at a time) ---------------------------------
+ITEMS_READ = ("dynamodb:GetItem",)
+ITEMS_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+
+# -- KMS data keys, always limited by kms:ViaService to the service that stores the data --------------------------
 KMS_DATA = ("kms:Decrypt", "kms:GenerateDataKey")
 
-# Cross-account handoff.
+# -- STS: a vended session carries session tags and a source identity --------------------------------------------
+ASSUME_TAGGED = ("sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession")
+ASSUME = ("sts:AssumeRole",)
+TAG_AND_ATTRIBUTE = ("sts:SetSourceIdentity", "sts:TagSession")
+
+# -- SQS ----------------------------------------------------------------------------------------------------------
+QUEUE_SEND = ("sqs:SendMessage",)
+# What a Lambda SQS event source mapping needs on its queue.
+QUEUE_CONSUME = ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
+
+# -- agents and models ----------------------------------------------------------------------------------------------
 BEDROCK_AGENT_INVOKE = ("bedrock:InvokeAgent",)
+# Forget-me erases the supervisor Bedrock Agent's own session-summary memory of the user.
+BEDROCK_AGENT_MEMORY_DELETE = ("bedrock:DeleteAgentMemory",)
 AGENTCORE_RUNTIME_INVOKE = ("bedrock-agentcore:InvokeAgentRuntime",)
+# The Converse API is authorized as InvokeModel.
+MODEL_INVOKE = ("bedrock:InvokeModel",)
+
+# -- Lambda, API Gateway, CloudWatch Logs -----------------------------------------------------------------------------
+FUNCTION_INVOKE = ("lambda:InvokeFunction",)
+EXECUTE_API_INVOKE = ("execute-api:Invoke",)
+LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+# -- what a vended (TVM) session may do ----------------------------------------------------------------------------
+#: Memory-home sessions (orchestrator, summarizer, lifecycle): read, write, delete one user's vectors.
+SESSION_VECTORS = (*VECTORS_READ, *VECTORS_WRITE, *VECTORS_DELETE, *INDEX_READ)
+#: Worker agents' sessions: read and write, never delete.
+WORKER_SESSION_VECTORS = (*VECTORS_READ, *VECTORS_WRITE, *INDEX_READ)
+SESSION_EVENTS = (*EVENTS_WRITE, *EVENTS_READ, *EVENTS_DELETE)
+WORKER_SESSION_EVENTS = (*EVENTS_WRITE, *EVENTS_READ)
+#: Record actions addressed by record id (GET/PATCH/DELETE /memories/{key}); conditioned on the namespace.
+SESSION_RECORDS_BY_ID = (*RECORDS_GET, *RECORDS_UPDATE, *RECORDS_DELETE)
+WORKER_SESSION_RECORDS_BY_ID = RECORDS_GET

@@ -54,7 +54,9 @@ from aws_cdk import Annotations, AssetHashType, BundlingOptions, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from .validation import Problems
+from runtime.contract.problems import Problems
+
+from .errors import new_problems, raise_if_any
 
 #: Bumped when the bundle layout or the rules below change, so every asset hash changes with them.
 BUNDLE_FORMAT = "agent-memory-mesh/runtime-bundle/1"
@@ -149,7 +151,7 @@ class RuntimeBundle(Construct):
         source = Path(source_dir) if source_dir is not None else DEFAULT_SOURCE_DIR
         requirements = Path(requirements_file) if requirements_file is not None else source / REQUIREMENTS_FILE_NAME
 
-        problems = Problems()
+        problems = new_problems()
         machine = _MACHINES.get(getattr(architecture, "name", None))  # type: ignore[arg-type]
         if machine is None:
             problems.add("architecture", getattr(architecture, "name", architecture),
@@ -169,7 +171,7 @@ class RuntimeBundle(Construct):
                          f"must be inside source_dir {str(source)!r} (the Docker fallback sees only that directory)")
         else:
             pins = _parse_requirements(requirements, problems)
-        problems.raise_if_any(type(self).__name__)
+        raise_if_any(type(self).__name__, problems)
         assert machine is not None and python_minor is not None
 
         sdk_keys = set(AWS_SDK_DISTRIBUTIONS)

@@ -1,37 +1,30 @@
-"""`WorkerAccessRole`: the role in a worker account that only the supervisor's orchestrator may assume."""
+"""`WorkerAccessRole`: the role in a worker account that only the memory home's orchestrator may assume."""
 
 from __future__ import annotations
 
-import re
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from aws_cdk import Duration, Stack, Token
+from aws_cdk import Arn, ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from . import perms
-from .naming import ACTOR_TAG, TENANT_TAG
-from .nag import acknowledge_inline_policy
-from .validation import Problems
+from runtime.contract import AgentRef, memory, rules
 
-ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
-ROLE_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,64}$")
-EXTERNAL_ID_PATTERN = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-ORG_ID_PATTERN = re.compile(r"^o-[a-z0-9]{10,32}$")
-AGENT_ALIAS_ARN_PATTERN = re.compile(
-    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:agent-alias/[0-9a-zA-Z]{10}/(TSTALIASID|[0-9a-zA-Z]{10})$")
-RUNTIME_ARN_PATTERN = re.compile(
-    r"^arn:aws[a-z-]*:bedrock-agentcore:[a-z0-9-]+:\d{12}:runtime/[a-zA-Z][a-zA-Z0-9_]{0,99}-[a-zA-Z0-9]{10}"
-    r"(/runtime-endpoint/[a-zA-Z][a-zA-Z0-9_]{0,47})?$")
+from . import perms
+from .errors import new_problems, raise_if_any
+from .nag import acknowledge_inline_policy
+
+__all__ = ["WorkerAccessRole"]
 
 
 class WorkerAccessRole(Construct):
-    """Lets the supervisor's orchestrator invoke this account's worker agent, and nothing else.
+    """Lets the memory home's orchestrator invoke this account's worker agent, for the allowed tenants only.
 
-    Trust: the supervisor account principal, with `aws:PrincipalArn` naming the orchestrator role (so deploy order
-    does not matter), `sts:ExternalId`, and optionally `aws:PrincipalOrgID`. Permissions: invoke exactly the
-    given agent alias or AgentCore Runtime ARNs. Source identity and the design's session tags are allowed so
-    CloudTrail in this account attributes each call to the user's actor hash and tenant.
+    Trust: the orchestrator's account, narrowed by ``aws:PrincipalArn`` to the orchestrator role (so deploy order
+    does not matter), ``sts:ExternalId``, a ``TenantID`` session tag among ``allowed_tenants``, an ``ActorID`` tag,
+    no other tag keys, and a source identity equal to the ``ActorID`` tag (CloudTrail in this account names the
+    user). Permissions: invoke exactly the worker agent's alias, or runtime and its DEFAULT endpoint.
     """
 
     def __init__(
@@ -41,84 +34,86 @@ class WorkerAccessRole(Construct):
         *,
         orchestrator_role_arn: str,
         external_id: str,
-        agent_alias_arns: Sequence[str] = (),
-        agent_runtime_arns: Sequence[str] = (),
+        allowed_tenants: Sequence[str],
+        agent: AgentRef,
+        orchestrator_account: str | None = None,
         role_name: str | None = None,
         organization_id: str | None = None,
         max_session_duration: Duration = Duration.hours(1),
     ) -> None:
         """
-        :param orchestrator_role_arn: the only role allowed to assume this one (in the supervisor account).
-        :param external_id: required `sts:ExternalId`.
-        :param agent_alias_arns: Bedrock Agent alias ARNs this role may invoke.
-        :param agent_runtime_arns: AgentCore Runtime (or runtime endpoint) ARNs this role may invoke.
-        :param role_name: a fixed name, so the orchestrator can name the role without lookups.
+        :param orchestrator_role_arn: the only role allowed to assume this one (in the memory home's account).
+        :param external_id: required ``sts:ExternalId`` (2-1224 characters; never shown in messages).
+        :param allowed_tenants: literal tenant ids whose conversations this worker may take.
+        :param agent: the worker agent (a Bedrock Agent alias of this account and Region, or an AgentCore Runtime).
+        :param orchestrator_account: the orchestrator's account; default parsed from ``orchestrator_role_arn``
+            (at deploy time when it is a token), never this stack's own account by assumption.
+        :param role_name: a fixed name, so the orchestrator names the role without lookups.
         :param organization_id: also require the caller to be in this AWS Organization.
+        :param max_session_duration: 1-12 hours (default 1 hour).
         """
         super().__init__(scope, id)
-        problems = Problems()
-        problems.check_pattern("orchestrator_role_arn", orchestrator_role_arn, ROLE_ARN_PATTERN,
-                               "must be an IAM role ARN arn:aws:iam::<account>:role/<name>")
-        problems.check_pattern("external_id", external_id, EXTERNAL_ID_PATTERN,
-                               "2-1224 characters of letters, digits and +=,.@:/-_")
-        problems.check_pattern("role_name", role_name, ROLE_NAME_PATTERN, "1-64 characters of letters, digits and +=,.@_-")
-        problems.check_pattern("organization_id", organization_id, ORG_ID_PATTERN, "an AWS Organizations id o-xxxxxxxxxx")
-        for arn in agent_alias_arns:
-            problems.check_pattern("agent_alias_arns", arn, AGENT_ALIAS_ARN_PATTERN,
-                                   "an exact Bedrock Agent alias ARN ...:agent-alias/<agentId>/<aliasId> (no wildcards)")
-        for arn in agent_runtime_arns:
-            problems.check_pattern("agent_runtime_arns", arn, RUNTIME_ARN_PATTERN,
-                                   "an exact AgentCore Runtime ARN ...:runtime/<id>[/runtime-endpoint/<name>]")
-        if not list(agent_alias_arns) and not list(agent_runtime_arns):
-            problems.add("agent_alias_arns/agent_runtime_arns", [], "name at least one agent to invoke")
-        problems.raise_if_any(type(self).__name__)
+        problems = new_problems()
+        problems.check(rules.ROLE_ARN, "orchestrator_role_arn", orchestrator_role_arn, required=True)
+        problems.check(rules.ACCOUNT_ID, "orchestrator_account", orchestrator_account)
+        problems.check(rules.EXTERNAL_ID, "external_id", external_id, required=True, redact=True)
+        problems.check(rules.ROLE_NAME, "role_name", role_name)
+        problems.check(rules.ORG_ID, "organization_id", organization_id)
+        tenants = list(allowed_tenants) if not isinstance(allowed_tenants, str) else []
+        if not tenants:
+            problems.add("allowed_tenants", allowed_tenants, "must name at least one tenant id")
+        for i, tenant in enumerate(tenants):
+            problems.check(rules.TENANT_ID, f"allowed_tenants[{i}]", tenant, required=True, literal=True)
+        agent.check(problems, "agent")
+        raise_if_any(type(self).__name__, problems)
 
-        match = ROLE_ARN_PATTERN.match(orchestrator_role_arn) if not Token.is_unresolved(orchestrator_role_arn) else None
-        supervisor_account = match["account"] if match else Stack.of(self).account
-        principal_conditions: dict[str, dict[str, object]] = {
-            "ArnEquals": {"aws:PrincipalArn": orchestrator_role_arn},
-        }
-        if organization_id:
-            principal_conditions["StringEquals"] = {"aws:PrincipalOrgID": organization_id}
-
+        stack = Stack.of(self)
+        account = orchestrator_account or _account_of(orchestrator_role_arn)
         self.role = iam.Role(
-            self,
-            "Role",
+            self, "Role",
             role_name=role_name,
-            description="Agent Memory Mesh: lets the supervisor's orchestrator invoke this account's worker agent",
-            assumed_by=iam.AccountPrincipal(supervisor_account),
+            description="Agent Memory Mesh: lets the memory home's orchestrator invoke this account's worker agent",
+            assumed_by=iam.AccountPrincipal(account),
             max_session_duration=max_session_duration,
         )
+        conditions: dict[str, dict[str, Any]] = {
+            "ArnEquals": {"aws:PrincipalArn": orchestrator_role_arn},
+            "StringEquals": {
+                f"aws:RequestTag/{memory.TENANT_TAG}": tenants,
+                "sts:SourceIdentity": f"${{aws:RequestTag/{memory.ACTOR_TAG}}}",
+                **({"aws:PrincipalOrgID": organization_id} if organization_id else {}),
+            },
+            "Null": {f"aws:RequestTag/{tag}": "false" for tag in memory.SESSION_TAG_KEYS},
+            "ForAllValues:StringEquals": {"aws:TagKeys": list(memory.SESSION_TAG_KEYS)},
+        }
+        with_external_id = {**conditions, "StringEquals": {**conditions["StringEquals"], "sts:ExternalId": external_id}}
+        # sts:ExternalId is checked on the AssumeRole statement (AWS's documented pattern); the tag and source
+        # identity conditions are on both, so an untagged or unattributed request is denied either way.
         trust = iam.PolicyDocument(statements=[
-            iam.PolicyStatement(
-                sid="OrchestratorAssumesWithExternalId",
-                actions=["sts:AssumeRole"],
-                principals=[iam.AccountPrincipal(supervisor_account)],
-                conditions={**principal_conditions,
-                            "StringEquals": {**principal_conditions.get("StringEquals", {}),
-                                             "sts:ExternalId": external_id}},
-            ),
-            iam.PolicyStatement(
-                sid="OrchestratorAttributesSession",
-                actions=["sts:SetSourceIdentity", "sts:TagSession"],
-                principals=[iam.AccountPrincipal(supervisor_account)],
-                conditions={**principal_conditions,
-                            "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG, ACTOR_TAG]}},
-            ),
+            iam.PolicyStatement(sid="OrchestratorAssumesWithExternalId", actions=list(perms.ASSUME),
+                                principals=[iam.AccountPrincipal(account)], conditions=with_external_id),
+            iam.PolicyStatement(sid="OrchestratorTagsAndAttributesSession", actions=list(perms.TAG_AND_ATTRIBUTE),
+                                principals=[iam.AccountPrincipal(account)], conditions=conditions),
         ])
         cfn_role = self.role.node.default_child
         assert isinstance(cfn_role, iam.CfnRole)
         cfn_role.assume_role_policy_document = trust
 
+        self.agent = agent
+        self.allowed_tenants = tuple(tenants)
+        invoke_arns = agent.invoke_arns(partition=stack.partition, region=agent.region(stack.region),
+                                        account=agent.account(stack.account))
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="InvokeWorkerAgent", actions=agent.invoke_actions, resources=invoke_arns))
         acknowledge_inline_policy(self.role)
-        if agent_alias_arns:
-            self.role.add_to_policy(iam.PolicyStatement(
-                sid="InvokeWorkerAgent", actions=list(perms.BEDROCK_AGENT_INVOKE), resources=list(agent_alias_arns)))
-        if agent_runtime_arns:
-            self.role.add_to_policy(iam.PolicyStatement(
-                sid="InvokeWorkerRuntime", actions=list(perms.AGENTCORE_RUNTIME_INVOKE),
-                resources=list(agent_runtime_arns)))
 
     @property
     def role_arn(self) -> str:
         return self.role.role_arn
+
+
+def _account_of(role_arn: str) -> str:
+    """The account of a role ARN: parsed now when literal, by CloudFormation when a token."""
+    if Token.is_unresolved(role_arn):
+        return str(Arn.split(role_arn, ArnFormat.SLASH_RESOURCE_NAME).account)
+    return role_arn.split(":")[4]

@@ -24,7 +24,8 @@ class _ResourceLimit:
         n = count_resources(self._stack)
         if n > MAX_RESOURCES:
             return [f"{self._stack.stack_name} has {n} resources; CloudFormation allows {MAX_RESOURCES} per stack. "
-                    "Declare fewer tenants in the config and onboard the rest at run time (docs/deploy.md#tenants)"]
+                    "Split the memory home into a data stack and a compute stack (docs/deploy.md#splitting-the-"
+                    "memory-home)"]
         return []
 
 
@@ -34,7 +35,7 @@ def enforce_cloudformation_limits(stack: Stack) -> None:
 
 def check_template_sizes(template_bytes: dict[str, int]) -> list[str]:
     """Problems for synthesized templates over the 1 MB limit (called by app.py after synth)."""
-    return [f"{name}: template is {size} bytes; CloudFormation allows {MAX_TEMPLATE_BYTES}. Declare fewer tenants "
-            "and onboard the rest at run time (docs/deploy.md#tenants)"
+    return [f"{name}: template is {size} bytes; CloudFormation allows {MAX_TEMPLATE_BYTES}. Split the memory home "
+            "into a data stack and a compute stack (docs/deploy.md#splitting-the-memory-home)"
             for name, size in sorted(template_bytes.items()) if size > MAX_TEMPLATE_BYTES]
 

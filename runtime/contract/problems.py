@@ -14,8 +14,10 @@ from typing import Any
 
 from runtime.contract.rules import Rule
 
-__all__ = ["Problem", "Problems", "ProblemsError", "shown"]
+__all__ = ["Problem", "Problems", "ProblemsError", "TOKEN_SHOWN", "shown"]
 
+#: How a deploy-time token is shown: its placeholder text (``${Token[...]}``) is not the value the rule judges.
+TOKEN_SHOWN = "<deploy-time token>"
 #: Longest value shown in a message; longer text is cut (it may be user data).
 MAX_SHOWN_CHARS = 80
 
@@ -89,8 +91,12 @@ class Problems:
             return False
 
     def add(self, field: str, value: Any, rule: str, *, redact: bool = False) -> None:
-        """Record that ``field`` holds ``value``, which breaks ``rule`` (a sentence starting with a verb)."""
-        self._items.append(Problem(field, "<redacted>" if redact else shown(value), rule))
+        """Record that ``field`` holds ``value``, which breaks ``rule`` (a sentence starting with a verb).
+
+        A deploy-time token is shown as ``<deploy-time token>``: its placeholder text is not the value.
+        """
+        value_text = "<redacted>" if redact else TOKEN_SHOWN if self.is_token(value) else shown(value)
+        self._items.append(Problem(field, value_text, rule))
 
     def check(self, rule: Rule, field: str, value: Any, *, required: bool = False, literal: bool = False,
               redact: bool = False) -> bool:

@@ -20,6 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from constructs_lib import PropsError, runtime_bundle
 from constructs_lib.runtime_bundle import DEFAULT_SOURCE_DIR, NO_BYTECODE_WARNING_ID, RuntimeBundle, _bundled_files
+from runtime.contract.problems import shown
 from tests.constructs_lib.helpers import ACCOUNT, REGION, new_stack, resources, template_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,9 +207,9 @@ def test_validation_lists_every_bad_prop_in_one_error(tmp_path: Path):
         "  - architecture='riscv64': must be Architecture.ARM_64 or Architecture.X86_64\n"
         "  - runtime='python3.10': must be a Python Lambda runtime from python3.11 (the runtime package needs "
         "Python >= 3.11)\n"
-        f"  - source_dir='{tmp_path}': must be the runtime package directory (with __init__.py)\n"
-        f"  - requirements_file='{tmp_path / 'requirements-lambda.txt'}': must be an existing pinned requirements "
-        "file")
+        f"  - source_dir={shown(str(tmp_path))}: must be the runtime package directory (with __init__.py)\n"
+        f"  - requirements_file={shown(str(tmp_path / 'requirements-lambda.txt'))}: must be an existing pinned "
+        "requirements file")
 
 
 def test_a_non_python_runtime_is_rejected():
@@ -250,8 +251,8 @@ def test_requirements_file_must_live_in_the_source_dir(runtime_copy: Path, tmp_p
     with pytest.raises(PropsError) as err:
         RuntimeBundle(new_stack(), "Bundle", source_dir=runtime_copy, requirements_file=outside)
     assert err.value.problems == [
-        f"requirements_file='{outside}': must be inside source_dir '{runtime_copy}' (the Docker fallback sees only "
-        "that directory)"]
+        f"requirements_file={shown(str(outside))}: must be inside source_dir '{runtime_copy}' (the Docker fallback "
+        "sees only that directory)"]
 
 
 # ---- bytecode ------------------------------------------------------------------------------------------------

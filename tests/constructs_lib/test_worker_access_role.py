@@ -1,76 +1,106 @@
-"""WorkerAccessRole: trusted only by the orchestrator (PrincipalArn + ExternalId), invokes one agent exactly."""
+"""WorkerAccessRole: trust by the orchestrator only, for the allowed tenants, attributed to the user."""
 
 from __future__ import annotations
 
 import pytest
+from aws_cdk import CfnParameter
 
-from constructs_lib import PropsError, WorkerAccessRole
-from tests.constructs_lib.helpers import as_list, new_stack, resources, statements, template_of
+from constructs_lib import AgentRef, PropsError, WorkerAccessRole
+from tests.constructs_lib.helpers import new_stack, policy_statements, template_of, trust_of
 
-ORCH = "arn:aws:iam::111111111111:role/memory-mesh-orchestrator"
-ALIAS = "arn:aws:bedrock:us-east-1:222222222222:agent-alias/BILLINGAG1/LIVEALIAS1"
+ORCHESTRATOR = "arn:aws:iam::111111111111:role/mesh-orchestrator"
+AGENT = AgentRef.bedrock_agent(agent_id="BILLINGAG1", alias_id="LIVEALIAS1")
 RUNTIME = "arn:aws:bedrock-agentcore:us-east-1:222222222222:runtime/billing_agent-AbCdEf1234"
+CONDITIONS = {
+    "ArnEquals": {"aws:PrincipalArn": ORCHESTRATOR},
+    "StringEquals": {"aws:RequestTag/TenantID": ["acme", "globex"],
+                     "sts:SourceIdentity": "${aws:RequestTag/ActorID}"},
+    "Null": {"aws:RequestTag/TenantID": "false", "aws:RequestTag/ActorID": "false"},
+    "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantID", "ActorID"]},
+}
 
 
-def _role(**kwargs):
+def _role(stack, **kwargs):
+    props = {"orchestrator_role_arn": ORCHESTRATOR, "external_id": "mesh-billing-2026",
+             "allowed_tenants": ["acme", "globex"], "agent": AGENT, "role_name": "mesh-worker-billing", **kwargs}
+    return WorkerAccessRole(stack, "Access", **props)
+
+
+def test_trust_requires_the_external_id_the_tenant_tags_and_the_source_identity():
     stack = new_stack(account="222222222222")
-    WorkerAccessRole(stack, "Worker", **{"orchestrator_role_arn": ORCH, "external_id": "ext-123",
-                                         "role_name": "memory-mesh-worker-billing", **kwargs})
-    return template_of(stack)
-
-
-def _trust(t):
-    (role,) = resources(t, "AWS::IAM::Role").values()
-    return role["Properties"]
-
-
-def test_trust_requires_the_orchestrator_role_and_external_id():
-    props = _trust(_role(agent_alias_arns=[ALIAS]))
-    assert props["RoleName"] == "memory-mesh-worker-billing"
-    assume, attribute = props["AssumeRolePolicyDocument"]["Statement"]
-    assert assume["Action"] == "sts:AssumeRole"
-    assert assume["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
-    assert assume["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ORCH},
-                                   "StringEquals": {"sts:ExternalId": "ext-123"}}
-    assert sorted(attribute["Action"]) == ["sts:SetSourceIdentity", "sts:TagSession"]
-    assert attribute["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ORCH},
-                                      "ForAllValues:StringEquals": {"aws:TagKeys": ["TenantID", "ActorID"]}}
-
-
-def test_organization_condition_is_added_to_both_statements():
-    props = _trust(_role(agent_alias_arns=[ALIAS], organization_id="o-abcdefghij"))
-    for stmt in props["AssumeRolePolicyDocument"]["Statement"]:
-        assert stmt["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == "o-abcdefghij"
-
-
-def test_invokes_only_the_exact_agent_alias():
-    (stmt,) = statements(_role(agent_alias_arns=[ALIAS]))
-    assert stmt["Action"] == "bedrock:InvokeAgent"
-    assert stmt["Resource"] == ALIAS
-
-
-def test_invokes_only_the_exact_runtime():
-    (stmt,) = statements(_role(agent_runtime_arns=[RUNTIME, f"{RUNTIME}/runtime-endpoint/DEFAULT"]))
-    assert stmt["Action"] == "bedrock-agentcore:InvokeAgentRuntime"
-    assert as_list(stmt["Resource"]) == [RUNTIME, f"{RUNTIME}/runtime-endpoint/DEFAULT"]
-
-
-def test_validation_rejects_wildcards_and_lists_every_problem():
-    with pytest.raises(PropsError) as err:
-        _role(orchestrator_role_arn="arn:aws:iam::111111111111:user/x", external_id="x",
-              agent_alias_arns=["arn:aws:bedrock:us-east-1:222222222222:agent-alias/*"],
-              organization_id="org-1")
-    assert err.value.problems == [
-        "orchestrator_role_arn='arn:aws:iam::111111111111:user/x': must be an IAM role ARN "
-        "arn:aws:iam::<account>:role/<name>",
-        "external_id='x': 2-1224 characters of letters, digits and +=,.@:/-_",
-        "organization_id='org-1': an AWS Organizations id o-xxxxxxxxxx",
-        "agent_alias_arns='arn:aws:bedrock:us-east-1:222222222222:agent-alias/*': an exact Bedrock Agent alias ARN "
-        "...:agent-alias/<agentId>/<aliasId> (no wildcards)",
+    access = _role(stack)
+    assert trust_of(template_of(stack), access.role) == [
+        {"Sid": "OrchestratorAssumesWithExternalId", "Action": "sts:AssumeRole", "Effect": "Allow",
+         "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+         "Condition": {**CONDITIONS, "StringEquals": {**CONDITIONS["StringEquals"],
+                                                      "sts:ExternalId": "mesh-billing-2026"}}},
+        {"Sid": "OrchestratorTagsAndAttributesSession", "Action": ["sts:SetSourceIdentity", "sts:TagSession"],
+         "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Condition": CONDITIONS},
     ]
 
 
-def test_an_agent_is_required():
+def test_it_invokes_exactly_the_worker_agents_alias():
+    stack = new_stack(account="222222222222")
+    access = _role(stack)
+    assert policy_statements(template_of(stack), access.role) == [
+        {"Action": "bedrock:InvokeAgent", "Effect": "Allow", "Sid": "InvokeWorkerAgent",
+         "Resource": "arn:aws:bedrock:us-east-1:222222222222:agent-alias/BILLINGAG1/LIVEALIAS1"}]
+
+
+def test_an_agentcore_runtime_worker_is_invoked_on_the_runtime_and_its_default_endpoint():
+    stack = new_stack(account="222222222222")
+    access = _role(stack, agent=AgentRef.agentcore_runtime(runtime_arn=RUNTIME))
+    (stmt,) = policy_statements(template_of(stack), access.role)
+    assert stmt["Action"] == "bedrock-agentcore:InvokeAgentRuntime"
+    assert stmt["Resource"] == [RUNTIME, f"{RUNTIME}/runtime-endpoint/DEFAULT"]
+
+
+def test_an_organization_adds_the_principal_org_condition():
+    stack = new_stack(account="222222222222")
+    access = _role(stack, organization_id="o-a1b2c3d4e5")
+    for statement in trust_of(template_of(stack), access.role):
+        assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == "o-a1b2c3d4e5"
+
+
+def test_a_token_orchestrator_arn_never_trusts_this_stacks_own_account():
+    stack = new_stack(account="222222222222")
+    arn = CfnParameter(stack, "OrchestratorArn").value_as_string
+    access = _role(stack, orchestrator_role_arn=arn)
+    principal = trust_of(template_of(stack), access.role)[0]["Principal"]["AWS"]
+    assert "222222222222" not in repr(principal)
+    assert "Fn::Select" in repr(principal)  # the account is parsed from the ARN by CloudFormation
+
+
+def test_an_explicit_orchestrator_account_is_used_as_is():
+    stack = new_stack(account="222222222222")
+    arn = CfnParameter(stack, "OrchestratorArn").value_as_string
+    access = _role(stack, orchestrator_role_arn=arn, orchestrator_account="111111111111")
+    assert trust_of(template_of(stack), access.role)[0]["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+
+
+@pytest.mark.parametrize("props, message", [
+    ({"orchestrator_role_arn": "arn:aws:iam::1111:role/x"},
+     "orchestrator_role_arn='arn:aws:iam::1111:role/x': must be an IAM role ARN such as "
+     "'arn:aws:iam::123456789012:role/name'"),
+    ({"orchestrator_account": "1111"}, "orchestrator_account='1111': must be a 12-digit AWS account id"),
+    ({"external_id": "x"}, "external_id=<redacted>: must be 2-1224 letters, digits and _+=,.@:/-"),
+    ({"allowed_tenants": []}, "allowed_tenants=[]: must name at least one tenant id"),
+    ({"allowed_tenants": ["Acme"]}, "allowed_tenants[0]='Acme': must be 3-40 lowercase letters, digits and '-', "
+                                    "starting and ending with a letter or digit"),
+    ({"role_name": "bad name"}, "role_name='bad name': must be 1-64 letters, digits and +=,.@_-"),
+    ({"organization_id": "org"}, "organization_id='org': must be an AWS Organizations id such as 'o-a1b2c3d4e5'"),
+    ({"agent": AgentRef.bedrock_agent(agent_id="short", alias_id="LIVEALIAS1")},
+     "agent.agent_id='short': must be a Bedrock agent id (10 letters or digits)"),
+])
+def test_each_bad_prop_has_its_message(props, message):
     with pytest.raises(PropsError) as err:
-        _role()
-    assert err.value.problems == ["agent_alias_arns/agent_runtime_arns=[]: name at least one agent to invoke"]
+        _role(new_stack(account="222222222222"), **props)
+    assert err.value.problems == [message]
+
+
+def test_a_token_tenant_is_reported_as_literal_only():
+    stack = new_stack(account="222222222222")
+    with pytest.raises(PropsError) as err:
+        _role(stack, allowed_tenants=[CfnParameter(stack, "Tenant").value_as_string])
+    assert err.value.problems == ["allowed_tenants[0]=<deploy-time token>: must be a literal value, not a deploy-time "
+                                  "token (it is written into a file or an IAM condition at synth)"]

@@ -43,7 +43,7 @@ def test_problems_name_field_value_and_rule_and_skip_tokens() -> None:
     problems.check(rules.EXTERNAL_ID, "external_id", "x", redact=True)
     assert problems.lines == [
         "tenants[0]='Acme': must be 3-40 lowercase letters, digits and '-', starting and ending with a letter or digit",
-        "workers[0].name='${Token[TOKEN.2]}': must be a literal value, not a deploy-time token (it is written into "
+        "workers[0].name=<deploy-time token>: must be a literal value, not a deploy-time token (it is written into "
         "a file or an IAM condition at synth)",
         "external_id=<redacted>: must be 2-1224 letters, digits and _+=,.@:/-",
     ]
@@ -119,3 +119,20 @@ def test_function_settings_default_the_tenant_claim() -> None:
     assert FunctionSettings.from_env({}).tenant_claim == "custom:tenant_id"
     with pytest.raises(InvalidInputError, match="MESH_LIFECYCLE_QUEUE_URL"):
         FunctionSettings.from_env({"MESH_LIFECYCLE_QUEUE_URL": "not a url"})
+
+
+def test_a_token_is_never_shown_as_if_it_were_the_bad_value() -> None:
+    problems = Problems(is_token=lambda v: isinstance(v, str) and v.startswith("${Token"))
+    problems.add("role_arn", "${Token[TOKEN.9]}", "must name a role in another account")
+    assert problems.lines == ["role_arn=<deploy-time token>: must name a role in another account"]
+
+
+def test_state_table_keys_start_with_their_kind() -> None:
+    from runtime.contract import state
+
+    assert state.tombstone_key("acme", "u1") == {"pk": "ACTOR#acme:u1", "sk": "TOMBSTONE"}
+    assert state.job_key("j-1") == {"pk": "JOB#j-1", "sk": "JOB"}
+    assert state.tenant_key("acme") == {"pk": "TENANT#acme", "sk": "TENANT"}
+    assert state.sweep_key() == {"pk": "SWEEP#retention", "sk": "CURSOR"}
+    # A tenant id never holds ':', so "ACTOR#<tenant>:" binds the tenant in a LeadingKeys condition.
+    assert not rules.TENANT_ID.matches("ac:me")

@@ -8,6 +8,9 @@ import re
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
+# The session's sample mesh is synthesized once, on the worker that runs this group.
+pytestmark = pytest.mark.xdist_group("sample_mesh")
+
 SAMPLE_STACKS = ["memory-mesh-supervisor", "memory-mesh-worker-billing"]
 
 
