@@ -155,9 +155,11 @@ class _Reader:
         return agent, days if agent.kind == BEDROCK_AGENT else None
 
     def supervisor(self, raw: Any, mem: MemoryConfig) -> SupervisorConfig | None:
+        if raw is None:
+            self.problems.add("supervisor", None, "is required: an object with account, region and agent")
+            return None
         obj = self.obj(raw, "supervisor", "supervisor")
-        if not obj:
-            self.problems.add("supervisor", raw, "is required: an object with account, region and agent")
+        if not isinstance(raw, Mapping):
             return None
         account = self.text(obj, "account", "supervisor.account", rules.ACCOUNT_ID, required=True)
         region = self.text(obj, "region", "supervisor.region", rules.REGION, required=True)

@@ -66,7 +66,7 @@ def test_a_binary_config_file_is_an_error(app_main, tmp_path: Path):
     config = tmp_path / "config.json"
     config.write_bytes(b"\xff\xfe\x00binary")
     code, err = app_main({"config": str(config)})
-    assert (code, "cannot be read as UTF-8 JSON" in err) == (1, True)
+    assert (code, "must be readable as UTF-8 JSON" in err) == (1, True)
 
 
 def test_a_missing_field_says_is_required_never_none(app_main, tmp_path: Path):
@@ -75,6 +75,10 @@ def test_a_missing_field_says_is_required_never_none(app_main, tmp_path: Path):
     code, err = app_main({"config": str(config)})
     assert code == 1
     assert "supervisor: is required" in err
+    assert "None" not in err
+    config.write_text(json.dumps({"mesh_name": "team-mesh", "supervisor": {}, "workers": []}))
+    code, err = app_main({"config": str(config)})
+    assert code == 1
     assert "supervisor.account: is required" in err
     assert "None" not in err
 
