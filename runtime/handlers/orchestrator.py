@@ -585,7 +585,7 @@ def _build() -> _Mesh:
         client_config = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2})
         session = _shared_session()
         broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region, client_config=client_config,
-                                        session=session)
+                                        session=session, isolation=settings.isolation)
         embedder = BedrockEmbedder(
             settings.embedding_model_id, settings.embedding_dimension,
             client=session.client("bedrock-runtime", region_name=settings.region, config=client_config),
