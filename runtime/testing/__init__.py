@@ -8,6 +8,7 @@ from runtime.testing.abac import AbacSimulator, AssumedSession
 from runtime.testing.agents_fake import AgentCall, AgentFailure, Caller, ScriptedAgents, ServerSentEvents, scripted_agents
 from runtime.testing.agentcore_fake import FakeAgentCoreMemory, lexical_score
 from runtime.testing.aws import DEFAULT_MEMORY_STRATEGIES, EmulatedAws, MeshLayout, attach_client, emulated_aws
+from runtime.testing.faults import Fault, Faults
 from runtime.testing.s3vectors_fake import FakeS3Vectors
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "EmulatedAws",
     "FakeAgentCoreMemory",
     "FakeS3Vectors",
+    "Fault",
+    "Faults",
     "MeshLayout",
     "ServiceError",
     "attach_client",

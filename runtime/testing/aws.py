@@ -39,6 +39,7 @@ from runtime.testing._model import (
     validation_message,
 )
 from runtime.testing.abac import AbacSimulator
+from runtime.testing import faults as _faults
 from runtime.testing.agentcore_fake import FakeAgentCoreMemory
 from runtime.testing.s3vectors_fake import FakeS3Vectors
 
@@ -87,6 +88,8 @@ class EmulatedAws:
         self.agentcore = FakeAgentCoreMemory(account_id, region=region)
         self.abac = AbacSimulator(account_id=account_id, region=region)
         self.mesh: MeshLayout | None = None
+        #: A :class:`runtime.testing.faults.Faults`: answers this emulation's calls per HTTP attempt.
+        self.faults: _faults.Faults | None = None
         self._counts: Counter[tuple[str, str]] = Counter()
         self._counts_lock = threading.Lock()
 
@@ -279,6 +282,8 @@ class _Dispatcher:
         emulation = self.active
         if emulation is None:
             return None
+        if _faults.defer(emulation, model, params, request_signer, context):
+            return None  # answered per attempt at 'before-send', through botocore's retries
         return emulation._serve(model, params, request_signer, context)
 
     def after_assume_role(self, http_response: Any, parsed: Any, context: Any, **_: Any) -> None:
