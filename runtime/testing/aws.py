@@ -30,6 +30,7 @@ from botocore.exceptions import NoCredentialsError
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
+from runtime.testing import faults as _faults
 from runtime.testing._model import (
     ServiceError,
     build_response,
@@ -39,7 +40,6 @@ from runtime.testing._model import (
     validation_message,
 )
 from runtime.testing.abac import AbacSimulator
-from runtime.testing import faults as _faults
 from runtime.testing.agentcore_fake import FakeAgentCoreMemory
 from runtime.testing.s3vectors_fake import FakeS3Vectors
 

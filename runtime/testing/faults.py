@@ -67,6 +67,7 @@ class Fault:
     fired: int = 0
 
     def matches(self, service: str, operation: str, access_key: str | None) -> bool:
+        """Whether this rule applies to an attempt (and has attempts left)."""
         if self.service != service or (self.operation is not None and self.operation != operation):
             return False
         if self.access_keys is not None and access_key not in self.access_keys:
