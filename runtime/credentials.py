@@ -200,9 +200,13 @@ class _StsBreaker:
                 self._cooldown = min(self._max_cooldown, self._cooldown * 2)
 
 
+class _BreakerOpen(CredentialsUnavailableError):
+    """The breaker refused a call: nothing was asked of STS."""
+
+
 def _unavailable(retry_after_s: float) -> CredentialsUnavailableError:
     seconds = max(1, int(retry_after_s + 0.999))
-    return CredentialsUnavailableError(
+    return _BreakerOpen(
         f"the token vending machine is throttled; retry after {seconds} s", retry_after_s=seconds
     )
 
@@ -477,7 +481,7 @@ class TenantCredentialBroker:
     ) -> ScopedCredentials:
         try:
             creds = self._assume_role(tenant_id, actor_id)
-        except CredentialsUnavailableError as err:
+        except _BreakerOpen as err:
             # The breaker refused: nothing was asked of STS, so nothing is remembered for the slot.
             with self._lock:
                 entry.pending = None
@@ -599,7 +603,7 @@ class TenantCredentialBroker:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 self._breaker.acquire()
-            except CredentialsUnavailableError:
+            except _BreakerOpen:
                 with self._lock:
                     self._counts["breaker_rejections"] += 1
                 logger.warning("sts:AssumeRole not called for tenant %s: the circuit breaker is open", tenant_id)
@@ -616,7 +620,7 @@ class TenantCredentialBroker:
                     self._sleep(self._rng.uniform(0, min(self._max_delay, self._base_delay * 2 ** (attempt - 1))))
                     continue
                 logger.warning("sts:AssumeRole failed for tenant %s: %s (attempt %d)", tenant_id, code, attempt)
-                raise _translate(code, tenant_id, attempt) from None
+                raise _translate(code, tenant_id, attempt, self._failure_backoff) from None
             except BotoCoreError as err:
                 self._breaker.record(throttled=False)
                 logger.warning("sts:AssumeRole failed for tenant %s: %s", tenant_id, type(err).__name__)
@@ -628,16 +632,16 @@ class TenantCredentialBroker:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _translate(code: str, tenant_id: str, attempts: int) -> MemoryMeshError:
+def _translate(code: str, tenant_id: str, attempts: int, retry_after_s: float) -> MemoryMeshError:
     if code in _ACCESS_DENIED_CODES:
         return AccessDeniedError(
             f"tenant_id={tenant_id!r} may not receive credentials: the token vending machine role "
             f"refused sts:AssumeRole ({code})"
         )
     if code in _THROTTLE_CODES:
-        return CredentialError(
+        return CredentialsUnavailableError(
             f"could not vend credentials for tenant_id={tenant_id!r}: STS throttled "
-            f"sts:AssumeRole after {attempts} attempts ({code})"
+            f"sts:AssumeRole after {attempts} attempts ({code})", retry_after_s=max(1.0, retry_after_s)
         )
     return CredentialError(f"could not vend credentials for tenant_id={tenant_id!r}: sts:AssumeRole failed ({code})")
 

@@ -10,8 +10,7 @@ count, back off and retry exactly as they would against AWS.
 :meth:`Faults.agentcore_create_event_quota` models AgentCore Memory's documented CreateEvent rate per actor
 and session (and per account): calls above it answer ``ThrottledException``.
 
-For STS, moto still sees an attempt the fault answered (moto's handler runs at the same seam); AssumeRole's
-only effect there is a session moto never reports. Faults reach only the three services above.
+Faults reach only the three services above; STS attempts no fault answers are left to moto.
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ _SERVER_ERROR = {"s3vectors": ("InternalServerException", 500), "bedrock-agentco
                  "sts": ("InternalFailure", 500)}
 _EXPIRED = {"s3vectors": ("ExpiredTokenException", 403), "bedrock-agentcore": ("ExpiredTokenException", 403),
             "sts": ("ExpiredToken", 403)}
+_ANSWERED_URL = "https://answered.runtime-testing.invalid/"
 _ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 
@@ -262,7 +262,12 @@ def _before_send(request: Any, event_name: str = "", **_: Any) -> Any:
     call: _Call | None = getattr(_LOCAL, "call", None)
     if call is None or call.emulation.faults is None or not event_name.endswith("." + call.model.name):
         return None
-    return call.emulation.faults.answer(call.emulation, call, request)
+    answer = call.emulation.faults.answer(call.emulation, call, request)
+    if answer is not None:
+        # botocore calls every 'before-send' handler, moto's catch-all one after this one; an address outside
+        # AWS makes moto leave this attempt alone (botocore builds a new request for each retry).
+        request.url = _ANSWERED_URL
+    return answer
 
 
 def _after_call(**_: Any) -> None:
