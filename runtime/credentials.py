@@ -113,8 +113,8 @@ class ScopedClient:
     """A tag set's view of a shared botocore client: every API call signs with that tag set's credentials.
 
     Credentials are looked up per call (a refresh needs no new client); a call refused because they expired or
-    were revoked is retried once with freshly vended ones. Anything else (``meta``, ``exceptions``, ...) is
-    the shared client's.
+    were revoked is retried once with freshly vended ones. Paginators fetch each page through the view; waiters
+    are not scoped. Anything else (``meta``, ``exceptions``, ...) is the shared client's.
     """
 
     __slots__ = ("_broker", "_key", "_client")
@@ -138,6 +138,12 @@ class ScopedClient:
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._client, name, value)
+
+    def get_paginator(self, operation_name: str) -> Any:
+        """The shared client's paginator, each page fetched through this view (signed as this slot)."""
+        paginator = self._client.get_paginator(operation_name)
+        paginator._method = getattr(self, operation_name)  # botocore's Paginator calls self._method per page
+        return paginator
 
     def __repr__(self) -> str:
         service = self._client.meta.service_model.service_name

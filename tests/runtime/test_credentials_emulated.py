@@ -96,6 +96,18 @@ def test_concurrent_calls_of_many_tenants_each_sign_with_their_own_credentials(a
     assert broker.stats.sts_calls == len(actors)
 
 
+def test_paginators_fetch_every_page_with_the_slots_credentials(aws):
+    broker = make_broker(aws)
+    client = broker.client("bedrock-agentcore", "acme", "alice1")
+    for n in range(3):
+        client.create_event(memoryId=aws.mesh.memory_id, actorId="acme:alice1", sessionId="s1",
+                            eventTimestamp=time.time() + n,
+                            payload=[{"conversational": {"content": {"text": f"m{n}"}, "role": "USER"}}])
+    pages = client.get_paginator("list_events").paginate(
+        memoryId=aws.mesh.memory_id, actorId="acme:alice1", sessionId="s1", PaginationConfig={"PageSize": 1})
+    assert sum(len(page["events"]) for page in pages) == 3
+
+
 # -- memory bound ------------------------------------------------------------------------------------
 
 
