@@ -17,11 +17,9 @@ ALICE_SUB = "alice"
 def test_a_throttled_create_event_keeps_the_answer_and_queues_the_write(mesh):
     faults = Faults().attach(mesh.aws)
     faults.throttle("bedrock-agentcore", "CreateEvent")  # every attempt, botocore's retries included
-    started = time.monotonic()
     answer = send(LISBON, context=FakeLambdaContext(remaining_ms=3_000))
     assert answer["supervisor_response"] == "Noted, I will remember that."
     assert answer["turn_recorded"] == "queued"
-    assert time.monotonic() - started < orchestrator.RECALL_BUDGET_S + orchestrator.WRITE_BUDGET_S + 1.5
     # botocore retried the throttled attempts before the turn's own budgeted retries gave up.
     attempts = faults.attempts[("bedrock-agentcore", "CreateEvent")]
     assert attempts >= 2 and faults.injected[("bedrock-agentcore", "CreateEvent", "throttle")] == attempts
