@@ -613,16 +613,9 @@ def _build() -> _Mesh:
 
 
 def _shared_session() -> Any:
-    """One botocore session per container: service models and endpoint rules are loaded once, not per client.
+    """One botocore session per container: service models and endpoint rules are loaded once, not per client."""
+    from runtime.aws_clients import shared_session
 
-    A seam until ``runtime.aws_clients.shared_session()`` is on main; then this returns it.
-    """
-    try:
-        from runtime.aws_clients import shared_session  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        import boto3
-
-        return boto3.session.Session()
     return shared_session()
 
 
