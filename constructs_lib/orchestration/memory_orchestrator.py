@@ -128,8 +128,7 @@ class MemoryOrchestrator(Construct):
         bundle: RuntimeBundle | None = None,
         role_name_prefix: str | None = None,
     ) -> None:
-        """
-        :param vector_store: user indexes (through vended sessions; forget, lifecycle and retention directly).
+        """:param vector_store: user indexes (through vended sessions; forget, lifecycle and retention directly).
         :param agent_memory: events and records (through vended sessions; forget and lifecycle delete directly).
         :param state_table: tombstones, jobs, tenant records, sweep cursors.
         :param token_vending_machine: vends user sessions; this construct makes it trust the orchestrator,
