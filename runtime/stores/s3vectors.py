@@ -98,7 +98,7 @@ class S3VectorsMemoryStore(DraftWriter):
     @classmethod
     def from_settings(cls, broker: Any, settings: Any, embedder: Any) -> "S3VectorsMemoryStore":
         """The store a deployment's MESH_* settings (runtime.settings.MemorySettings) describe."""
-        return cls(
+        store = cls(
             broker,
             bucket_name=settings.vector_bucket_name,
             index_prefix=settings.index_prefix,
@@ -106,6 +106,8 @@ class S3VectorsMemoryStore(DraftWriter):
             content_max_bytes=settings.content_max_bytes,
             index_dimension=settings.embedding_dimension,
         )
+        store.tombstones = _tombstone_guard(broker, settings)
+        return store
 
     def _client(self, tenant_id: str, actor_id: str | None) -> Any:
         return _vector_json.install(self._broker.client(_SERVICE, tenant_id, actor_id))
@@ -129,6 +131,11 @@ class S3VectorsMemoryStore(DraftWriter):
                 vectors=[{"key": v.key, "data": {"float32": v.data}, "metadata": v.metadata} for v in batch],
             )
         return [vector.key for vector in prepared]
+
+    def _delete_written(self, identity: Identity, keys: list[str]) -> None:
+        """Remove vectors this store just wrote for the identity (forget raced the write)."""
+        client = self._client(identity.tenant_id, identity.actor_id)
+        self._delete_keys(client, identity.tenant_id, identity.actor_id, list(dict.fromkeys(keys)))
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -322,6 +329,12 @@ class S3VectorsMemoryStore(DraftWriter):
         if code in _THROTTLED:
             return UpstreamError(f"S3 Vectors {operation} is throttled for tenant {tenant_id!r}; retry later")
         return UpstreamError(f"S3 Vectors {operation} failed for tenant {tenant_id!r} ({code or 'unknown error'})")
+
+
+def _tombstone_guard(broker: Any, settings: Any) -> Any:
+    from runtime.lifecycle.tombstones import guard_from_settings
+
+    return guard_from_settings(broker, settings)
 
 
 class _IndexExists(MemoryMeshError):
