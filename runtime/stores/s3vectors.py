@@ -32,6 +32,7 @@ from runtime.errors import (
     UpstreamTimeoutError,
 )
 from runtime.identity import Identity, log_ref, validate_actor_id, validate_index_prefix, validate_tenant_id
+from runtime.lifecycle.retention import expired
 from runtime.records import DeleteReport, MemoryQuery, MemoryRecord
 from runtime.stores import _vector_json
 from runtime.stores._limits import (
@@ -159,8 +160,11 @@ class S3VectorsMemoryStore(DraftWriter):
         )
         metric = response.get("distanceMetric", "cosine")
         records = []
+        now = self._clock()
         for item in response.get("vectors", []):
             metadata = item.get("metadata") or {}
+            if expired(metadata, now_s=now):
+                continue  # its own TTL has passed: the retention sweep deletes it, recall already ignores it
             if not metadata_matches(metadata, valid):
                 logger.warning(
                     "dropped a query result outside the query filter",
