@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from runtime.contract import memory
@@ -36,6 +37,8 @@ FORGET_STORES = ("s3vectors", "agentcore_events", "agentcore_records")
 OFFBOARD_STORES = ("s3vectors", "agentcore", "tenant_record")
 #: SQS DelaySeconds is at most 900; a safety-net continuation waits past the forget function's 29 s timeout.
 SAFETY_NET_DELAY_S = 60
+#: An offboarded tenant's marker (it replaces the onboarding record) is removed by DynamoDB's TTL after this long.
+RETIRED_TTL_S = 30 * 86_400
 
 
 class Lifecycle:
@@ -103,7 +106,7 @@ class Lifecycle:
                                memory.tenant_index_prefix(self.settings.index_prefix, tenant_id), exact=False)
         if store == "agentcore":
             return _TenantActorsEraser(self, tenant_id, job_id=job["job_id"], started_ms=int(job["started_ms"]))
-        return _TenantRecordEraser(self.table, tenant_id)
+        return _TenantRecordEraser(self.table, tenant_id, job_id=job["job_id"], clock=self._clock)
 
     def _user_eraser(self, identity: Identity, store: str) -> Any:
         if store == "s3vectors":
@@ -132,12 +135,16 @@ class Lifecycle:
 class _TenantRecordEraser:
     """The tenant's onboarding record (1 when there was one)."""
 
-    def __init__(self, table: StateTable, tenant_id: str) -> None:
+    def __init__(self, table: StateTable, tenant_id: str, *, job_id: str, clock: Callable[[], float]) -> None:
         self._table = table
         self._tenant_id = tenant_id
+        self._job_id = job_id
+        self._clock = clock
 
     def step(self, cursor: dict[str, Any], deadline: StepDeadline) -> StepResult:
-        return StepResult(deleted=int(self._table.delete_tenant(self._tenant_id)), done=True)
+        at = datetime.fromtimestamp(self._clock(), tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        existed = self._table.retire_tenant(self._tenant_id, job_id=self._job_id, at=at, ttl_s=RETIRED_TTL_S)
+        return StepResult(deleted=int(existed), done=True)
 
 
 class _TenantActorsEraser:

@@ -74,16 +74,19 @@ class StateTable:
     # -- tenant records and sweep cursors ----------------------------------------------------------------------
 
     def get_tenant(self, tenant_id: str) -> dict[str, Any] | None:
-        return self._get(state.tenant_key(tenant_id))
+        """The tenant's onboarding record, or None (never onboarded, or offboarded)."""
+        record = self._get(state.tenant_key(tenant_id))
+        return None if record is None or record.get("offboarded_at") else record
 
     def put_tenant(self, tenant_id: str, record: Mapping[str, Any]) -> None:
         self._put(state.tenant_key(tenant_id), record)
 
-    def delete_tenant(self, tenant_id: str) -> bool:
-        """Delete the tenant's record; True when there was one."""
-        answer = self._call("DeleteItem", self._client.delete_item, TableName=self.table_name,
-                            Key=_key(state.tenant_key(tenant_id)), ReturnValues="ALL_OLD")
-        return bool(answer.get("Attributes"))
+    def retire_tenant(self, tenant_id: str, *, job_id: str, at: str, ttl_s: int) -> bool:
+        """Replace the tenant's record by an offboarding marker that DynamoDB's TTL removes; True when there was
+        a record. (The functions may put items, not delete them: the marker keeps nothing of the record.)"""
+        existed = self.get_tenant(tenant_id) is not None
+        self._put(state.tenant_key(tenant_id), {"offboarded_at": at, "job_id": job_id}, ttl_s=ttl_s)
+        return existed
 
     def get_cursor(self, name: str = state.RETENTION_SWEEP) -> dict[str, Any] | None:
         return self._get(state.sweep_key(name))
