@@ -196,7 +196,7 @@ def _drain(aws: Any, queue_url: str, limit: int = 50) -> list[float]:
     from runtime.handlers import lifecycle
 
     sqs = aws.client("sqs")
-    spent = []
+    spent: list[float] = []
     for _ in range(limit):
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1).get("Messages", [])
         if not messages:
@@ -243,12 +243,11 @@ def _first_page(env: dict[str, str], tenant: str, sub: str) -> dict[str, Any]:
 
 def run_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """One tenant of ``users`` users: GET /memories' first page, then forget the heavy user."""
-    from runtime.identity import actor_id_from_claims
+    from runtime.identity import Identity, actor_id_from_claims
     from runtime.testing import emulated_aws
     from runtime.testing.agents_fake import scripted_agents
     from tests.handlers import lambda_events as ev
     from tests.handlers.lifecycle_helpers import held
-    from runtime.identity import Identity
 
     scale = users / args.users
     sized = argparse.Namespace(**{**vars(args), "vectors": int(args.vectors * scale)})
@@ -295,8 +294,7 @@ def retention_after_kill(args: argparse.Namespace, workdir: Path) -> dict[str, A
         env = _environment(aws, workdir)
         os.environ.update(env)
         _seed(aws, "acme", users, users[0], sized, old_share=0.5)
-        expected = sum(1 for name in _index_names(aws) for v in aws.s3vectors.index(aws.mesh.bucket_name, name)
-                       .vectors.values() if v.metadata["stored_at"] < time.time() - 90 * 86_400)
+        expected = _expired_left(aws)
         retention.reset()
         context = ModeledContext()
         CLOCK.kill_after_ms = args.kill_after_s * 1000
@@ -315,8 +313,7 @@ def retention_after_kill(args: argparse.Namespace, workdir: Path) -> dict[str, A
             if reports[-1]["complete"]:
                 break
         final = reports[-1]
-        left = sum(1 for name in _index_names(aws) for v in aws.s3vectors.index(aws.mesh.bucket_name, name)
-                   .vectors.values() if v.metadata["stored_at"] < time.time() - 90 * 86_400)
+        left = _expired_left(aws)
         _list_vector_calls = listed_before
         return {
             "killed": killed, "resumed_same_run": final["run"] == 1, "complete": final["complete"],
@@ -324,6 +321,13 @@ def retention_after_kill(args: argparse.Namespace, workdir: Path) -> dict[str, A
             "invocations_after_kill": len(reports), "list_vectors_calls_after_kill": _list_vector_calls,
             "indexes": len(users),
         }
+
+
+def _expired_left(aws: Any) -> int:
+    """Vectors stored before the 90-day cutoff still in any index."""
+    cutoff = time.time() - 90 * 86_400
+    return sum(1 for name in _index_names(aws) for v in aws.s3vectors.index(aws.mesh.bucket_name, name)
+               .vectors.values() if (v.metadata or {}).get("stored_at", cutoff) < cutoff)
 
 
 def _index_names(aws: Any) -> list[str]:

@@ -13,6 +13,7 @@ Runs on the function's own role: AgentCore deletes records by id, which no tenan
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from runtime.errors import MemoryMeshError, NotFoundError
@@ -48,7 +49,8 @@ _IDENTITY_FIELDS = ("tenant_id", "actor_id")
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """Start a forget job (202) or report one (200)."""
     request = parse_request(event)
-    route, params = ROUTE_FORGET, {}
+    route: str = ROUTE_FORGET
+    params: Mapping[str, str] = {}
     if request.api:
         matched = match_route(request, ROUTES)
         if matched is None:

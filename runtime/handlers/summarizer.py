@@ -3,9 +3,10 @@
 For each record: parse the versioned job, read the session's turns from AgentCore Memory and write the
 summary vector to the user's S3 Vectors index, both through TVM credentials for that tenant and actor,
 under a deterministic key (a re-delivery overwrites). The write carries the job's enqueue time as its origin:
-a user forgotten since then gets no summary (refused before the write, or removed right after it). A record that fails — a malformed "poison" message
-included — is reported in ``batchItemFailures``: SQS retries it and after ``maxReceiveCount`` moves it to
-the alarmed DLQ, so no job is silently lost. No threads; nothing runs after the handler returns.
+a user forgotten since then gets no summary (refused before the write, or removed right after it). A record
+that fails — a malformed "poison" message included — is reported in ``batchItemFailures``: SQS retries it and
+after ``maxReceiveCount`` moves it to the alarmed DLQ, so no job is silently lost. No threads; nothing runs
+after the handler returns.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ class StepDeadline:
         return max(0.0, left)
 
     def expired(self) -> bool:
+        """True when nothing is left for this step."""
         return self.remaining_ms() <= 0.0
 
     def lease_ms(self) -> float:

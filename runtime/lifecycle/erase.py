@@ -9,6 +9,7 @@ job fails loudly rather than report 0 deleted. Throttling and 5xx raise :class:`
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -111,6 +112,7 @@ class IndexEraser:
         self._exact = exact
 
     def step(self, cursor: dict[str, Any], deadline: StepDeadline) -> StepResult:
+        """Delete matching indexes until none is left or the deadline comes."""
         result = StepResult(cursor=dict(cursor))
         while not deadline.expired():
             page = call(self.store, "ListIndexes", self._client.list_indexes, vectorBucketName=self._bucket,
@@ -147,34 +149,40 @@ class EventsEraser:
         self._sleep = sleep
 
     def step(self, cursor: dict[str, Any], deadline: StepDeadline) -> StepResult:
+        """Delete events session by session (the cursor names the session in progress)."""
         result = StepResult(cursor=dict(cursor))
+        # The cursor holds the sessions still to empty (one ListSessions page at a time; emptied sessions leave
+        # the listing, so the next page is asked for from the start).
+        queue: list[str] = list(result.cursor.get("sessions") or [])
         while not deadline.expired():
-            session = result.cursor.get("session") or self._next_session()
-            if session is None:
-                result.cursor.pop("session", None)
-                result.done = True
-                return result
-            result.cursor["session"] = session
+            if not queue:
+                queue = self._sessions()
+                if not queue:
+                    result.cursor.pop("sessions", None)
+                    result.done = True
+                    return result
+            result.cursor["sessions"] = queue
+            session = queue[0]
             page = call(self.store, "ListEvents", self._client.list_events, memoryId=self._memory_id,
                         actorId=self._actor, sessionId=session, includePayloads=False, maxResults=_PAGE)
             ids = [e["eventId"] for e in page.get("events", [])]
-            if not ids:
-                result.cursor.pop("session", None)
+            if ids:
+                outcomes = list(self._pool.map(functools.partial(self._delete, session, deadline=deadline), ids))
+                result.deleted += sum(1 for ok in outcomes if ok)
+                if any(ok is None for ok in outcomes):
+                    return result  # throttled past the deadline: the next step resumes this session
+            if not ids or not page.get("nextToken"):
+                # That was the session's last page (now deleted): no need to list it again.
+                queue.pop(0)
                 result.details["sessions"] = result.details.get("sessions", 0) + 1
-                continue
-            outcomes = list(self._pool.map(lambda event_id: self._delete(session, event_id, deadline), ids))
-            result.deleted += sum(1 for ok in outcomes if ok)
-            if any(ok is None for ok in outcomes):
-                return result  # throttled past the deadline: the next step resumes this session
         return result
 
-    def _next_session(self) -> str | None:
+    def _sessions(self) -> list[str]:
         page = call(self.store, "ListSessions", self._client.list_sessions, memoryId=self._memory_id,
                     actorId=self._actor, maxResults=_PAGE, filter={"eventFilter": "HAS_EVENTS"})
-        sessions = page.get("sessionSummaries", [])
-        return sessions[0]["sessionId"] if sessions else None
+        return [s["sessionId"] for s in page.get("sessionSummaries", [])]
 
-    def _delete(self, session: str, event_id: str, deadline: StepDeadline) -> bool | None:
+    def _delete(self, session: str, event_id: str, *, deadline: StepDeadline) -> bool | None:
         ok, answer = _retrying(deadline, self._sleep, lambda: call(
             self.store, "DeleteEvent", self._client.delete_event, gone_ok=True, memoryId=self._memory_id,
             actorId=self._actor, sessionId=session, eventId=event_id))
@@ -196,6 +204,7 @@ class RecordsEraser:
         self._sleep = sleep
 
     def step(self, cursor: dict[str, Any], deadline: StepDeadline) -> StepResult:
+        """Delete the records namespace by namespace (the cursor holds the namespace in progress)."""
         result = StepResult(cursor=dict(cursor))
         position = int(result.cursor.get("namespace", 0))
         while position < len(self._paths) and not deadline.expired():
@@ -204,8 +213,8 @@ class RecordsEraser:
                 position += 1
                 result.cursor["namespace"] = position
                 continue
-            ok, answer = _retrying(deadline, self._sleep, lambda: call(
-                self.store, "BatchDeleteMemoryRecords", self._client.batch_delete_memory_records,
+            ok, answer = _retrying(deadline, self._sleep, functools.partial(
+                call, self.store, "BatchDeleteMemoryRecords", self._client.batch_delete_memory_records,
                 memoryId=self._memory_id, records=[{"memoryRecordId": i} for i in ids]))
             if not ok:
                 return result
@@ -235,6 +244,7 @@ class AgentMemoryEraser:
         self._memory_ids = list(memory_ids)
 
     def step(self, cursor: dict[str, Any], deadline: StepDeadline) -> StepResult:
+        """Delete each memory id's agent memory in turn."""
         result = StepResult(cursor=dict(cursor))
         position = int(result.cursor.get("position", 0))
         while position < len(self._memory_ids) and not deadline.expired():

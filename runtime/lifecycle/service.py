@@ -70,6 +70,7 @@ class Lifecycle:
         return job
 
     def start_offboard(self, tenant_id: str) -> dict[str, Any]:
+        """Record an offboarding job for the tenant (not yet advanced)."""
         job = new_job(OFFBOARD, tenant_id=tenant_id, actor_id=None, stores=OFFBOARD_STORES, clock=self._clock)
         self.table.create_job(job, ttl_s=JOB_TTL_S)
         return job
@@ -77,6 +78,7 @@ class Lifecycle:
     # -- advancing jobs -------------------------------------------------------------------------------------
 
     def runner(self) -> JobRunner:
+        """A job runner over this mesh's erasers."""
         return JobRunner(self.table, self.eraser_for, clock=self._clock)
 
     def advance(self, job_id: str, deadline: StepDeadline) -> dict[str, Any] | None:
@@ -97,6 +99,7 @@ class Lifecycle:
         call("sqs", "SendMessage", self._client("sqs").send_message, **request)
 
     def eraser_for(self, job: Mapping[str, Any], store: str) -> Any:
+        """The eraser of one store of a job (ids validated again: the job item is data, not trust)."""
         tenant_id = validate_tenant_id(job["tenant_id"], index_prefix=self.settings.index_prefix)
         if job["kind"] == FORGET:
             identity = Identity(tenant_id, validate_actor_id(job["actor_id"]))
@@ -123,6 +126,7 @@ class Lifecycle:
         raise InvalidInputError("store", store, "is not a store of a forget job")
 
     def agent_memory_eraser(self, identities: list[Identity]) -> AgentMemoryEraser | None:
+        """The supervisor Bedrock Agent's memory of these users (None when the supervisor is no Bedrock Agent)."""
         if self._agent is None:
             return None
         from runtime.handlers._agents import bedrock_memory_id

@@ -79,19 +79,24 @@ class StateTable:
         return None if record is None or record.get("offboarded_at") else record
 
     def put_tenant(self, tenant_id: str, record: Mapping[str, Any]) -> None:
+        """Write the tenant's onboarding record."""
         self._put(state.tenant_key(tenant_id), record)
 
     def retire_tenant(self, tenant_id: str, *, job_id: str, at: str, ttl_s: int) -> bool:
-        """Replace the tenant's record by an offboarding marker that DynamoDB's TTL removes; True when there was
-        a record. (The functions may put items, not delete them: the marker keeps nothing of the record.)"""
+        """Replace the tenant's record by a marker that DynamoDB's TTL removes; True when there was a record.
+
+        The functions may put items, not delete them: the marker keeps nothing of the record.
+        """
         existed = self.get_tenant(tenant_id) is not None
         self._put(state.tenant_key(tenant_id), {"offboarded_at": at, "job_id": job_id}, ttl_s=ttl_s)
         return existed
 
     def get_cursor(self, name: str = state.RETENTION_SWEEP) -> dict[str, Any] | None:
+        """A sweep's cursor, or None."""
         return self._get(state.sweep_key(name))
 
     def put_cursor(self, cursor: Mapping[str, Any], name: str = state.RETENTION_SWEEP) -> None:
+        """Write a sweep's cursor."""
         self._put(state.sweep_key(name), cursor)
 
     # -- items ------------------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class TombstoneGuard:
         self._clock = clock
 
     def forgotten_at(self, identity: Identity) -> int | None:
+        """When the user was forgotten (epoch ms), or None."""
         return self._forgotten_at(identity)
 
     def write(self, identity: Identity, write: Callable[[], T], undo: Callable[[T], None]) -> T:

@@ -4,6 +4,7 @@ receipt per store, loud failure on a missing store, and the job shown to its own
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,7 +34,7 @@ GLOBEX_ALICE = Identity("globex", actor_of("alice-sub"))
 
 @pytest.fixture
 def env(mesh_env: dict[str, str], state_table: str, lifecycle_queue: str, agents: Any,
-        monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     agents.bedrock_agent(SUPERVISOR_AGENT_ID, SUPERVISOR_ALIAS_ID, supervisor_script)
     values = {
         "MESH_TENANT_CLAIM": TENANT_CLAIM,
@@ -120,7 +121,7 @@ def test_the_tombstone_is_recorded_before_anything_is_deleted(aws, env, state_ta
     table = StateTable(aws.client("dynamodb"), state_table)
     tombstone = table.forgotten_at(ALICE.tenant_id, ALICE.actor_id)
     job = table.get_job(body["job_id"])
-    assert status == 202 and tombstone == job["started_ms"]
+    assert status == 202 and job is not None and tombstone == job["started_ms"]
 
 
 def test_the_job_resumes_from_the_lifecycle_queue_until_it_finishes(aws, env, lifecycle_queue):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,7 +41,7 @@ def scheduled_event(event_id: str | None = None) -> dict[str, Any]:
 
 
 @pytest.fixture
-def env(mesh_env: dict[str, str], state_table: str) -> dict[str, str]:
+def env(mesh_env: dict[str, str], state_table: str) -> Iterator[dict[str, str]]:
     retention.reset()
     yield mesh_env
     retention.reset()
@@ -130,14 +131,14 @@ def test_a_run_stops_at_its_deadline_and_the_next_invocation_continues_it(aws, e
     for identity in users:
         seed_vectors(aws, identity, 2, stored_at=_days_ago(60))
 
-    first = retention.handler(scheduled_event(), TickingContext(retention.RESERVE_S * 1000 + 1_000, 300))
+    first = retention.handler(scheduled_event(), TickingContext(int(retention.RESERVE_S * 1000) + 1_000, 300))
     assert first["complete"] is False and 0 < first["indexes_swept"] < 5
     cursor = StateTable(aws.client("dynamodb"), "mesh-state").get_cursor()
-    assert cursor["complete"] is False
+    assert cursor is not None and cursor["complete"] is False
 
     later = None
     for _ in range(10):
-        later = retention.handler(scheduled_event(), TickingContext(retention.RESERVE_S * 1000 + 1_000, 300))
+        later = retention.handler(scheduled_event(), TickingContext(int(retention.RESERVE_S * 1000) + 1_000, 300))
         if later["complete"]:
             break
     assert later is not None and later["complete"] and later["run"] == first["run"]

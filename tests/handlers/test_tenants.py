@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,7 +35,7 @@ def _call(route: str, **params: str) -> tuple[int, dict[str, Any]]:
 
 @pytest.fixture
 def env(mesh_env: dict[str, str], state_table: str, lifecycle_queue: str, agents: Any, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Path:
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     agents.bedrock_agent(SUPERVISOR_AGENT_ID, SUPERVISOR_ALIAS_ID, supervisor_script)
     declared = tmp_path / "tenants.json"
     declared.write_text(json.dumps(["acme", "globex"]))
@@ -54,7 +55,8 @@ def test_onboarding_writes_the_record_once(aws, env, state_table):
     second = _call("PUT /tenants/{tenant_id}", tenant_id="newco")
     assert first[0] == 201 and first[1]["created"] is True
     assert second[0] == 200 and second[1]["created"] is False
-    assert StateTable(aws.client("dynamodb"), state_table).get_tenant("newco")["tenant_id"] == "newco"
+    record = StateTable(aws.client("dynamodb"), state_table).get_tenant("newco")
+    assert record is not None and record["tenant_id"] == "newco"
 
 
 def test_offboarding_erases_the_tenant_everywhere_and_nothing_else(aws, env, lifecycle_queue, state_table):

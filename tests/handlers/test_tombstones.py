@@ -107,7 +107,12 @@ def test_a_turn_event_that_raced_the_tombstone_is_deleted(aws, env):
     events = AgentCoreEvents(lambda t, a: broker.client("bedrock-agentcore", t, a), aws.mesh.memory_id)
     origin = int(time.time() * 1000)
     checks: list[int | None] = []
-    events.tombstones = TombstoneGuard(lambda identity: checks.append(None if not checks else origin) or checks[-1])
+
+    def forgotten_at(identity: Identity) -> int | None:
+        checks.append(None if not checks else origin)
+        return checks[-1]
+
+    events.tombstones = TombstoneGuard(forgotten_at)
 
     with pytest.raises(ActorForgottenError):
         events.record_turn(ALICE, "s-1", [TurnMessage("USER", "I live in Lisbon.")], origin_ms=origin)
