@@ -29,6 +29,16 @@ def user_index(aws: Any, identity: Identity) -> str:
     return memory.user_index_name(aws.mesh.index_prefix, identity.tenant_id, identity.actor_id)
 
 
+def create_user_index(aws: Any, identity: Identity) -> str:
+    """The user's index, tagged as the user's first write tags it."""
+    name = user_index(aws, identity)
+    aws.client("s3vectors").create_index(
+        vectorBucketName=aws.mesh.bucket_name, indexName=name, dataType="float32", dimension=aws.mesh.dimension,
+        distanceMetric="cosine", metadataConfiguration={"nonFilterableMetadataKeys": list(aws.mesh.non_filterable_keys)},
+        tags={memory.TENANT_TAG: identity.tenant_id, memory.ACTOR_TAG: identity.actor_id})
+    return name
+
+
 def seed_vectors(aws: Any, identity: Identity, count: int, *, stored_at: int = 1_700_000_000,
                  extra: dict[str, Any] | None = None) -> str:
     """``count`` vectors in the user's own index (created tagged as a first write would), with setup credentials."""
@@ -37,8 +47,7 @@ def seed_vectors(aws: Any, identity: Identity, count: int, *, stored_at: int = 1
     existing = {i["indexName"] for i in client.list_indexes(vectorBucketName=aws.mesh.bucket_name,
                                                              prefix=name)["indexes"]}
     if name not in existing:
-        aws.create_index(aws.mesh.bucket_name, name, dimension=aws.mesh.dimension,
-                         non_filterable_keys=aws.mesh.non_filterable_keys)
+        create_user_index(aws, identity)
     vectors = [{"key": f"v-{identity.actor_id}-{i}", "data": {"float32": [0.5 + (i % 7) * 0.01] * aws.mesh.dimension},
                 "metadata": {"actor": identity.actor_id, "type": "fact", "stored_at": stored_at,
                              "content": f"fact {i}", **(extra or {})}}

@@ -194,13 +194,9 @@ def test_recall_ignores_a_memory_whose_ttl_has_passed(aws, env):
     broker = TenantCredentialBroker(aws.mesh.tvm_role_arn, region=aws.region)
     store = S3VectorsMemoryStore(broker, bucket_name=aws.mesh.bucket_name, index_prefix="tenant-",
                                  embedder=LocalHashEmbedder(256))
-    aws.create_tenant_index("acme")
     store.put_memory(ALICE, "I live in Lisbon.", kind="fact")
-    index = aws.s3vectors.index(aws.mesh.bucket_name, "tenant-acme")
-    index_name = "tenant-acme"
-    if not index.vectors:  # the per-user layout writes to the user's own index
-        index_name = user_index(aws, ALICE)
-        index = aws.s3vectors.index(aws.mesh.bucket_name, index_name)
+    index_name = user_index(aws, ALICE)
+    index = aws.s3vectors.index(aws.mesh.bucket_name, index_name)
     key, vector = next(iter(index.vectors.items()))
     aws.client("s3vectors").put_vectors(vectorBucketName=aws.mesh.bucket_name, indexName=index_name, vectors=[
         {"key": key, "data": {"float32": [float(x) for x in vector.data]},

@@ -25,9 +25,8 @@ ALICE = Identity("acme", actor_of("alice-sub"))
 
 
 @pytest.fixture
-def env(mesh_env: dict[str, str], state_table: str, lifecycle_queue: str, agents: Any, tenant_index: Any,
+def env(mesh_env: dict[str, str], state_table: str, lifecycle_queue: str, agents: Any,
         monkeypatch: pytest.MonkeyPatch) -> Any:
-    tenant_index("acme")
     monkeypatch.setenv("MESH_TENANT_CLAIM", TENANT_CLAIM)
     monkeypatch.setenv("MESH_LIFECYCLE_QUEUE_URL", lifecycle_queue)
     for module in (forget, summarizer, lifecycle):
@@ -38,10 +37,8 @@ def env(mesh_env: dict[str, str], state_table: str, lifecycle_queue: str, agents
 
 
 def _actor_vectors(aws: Any, identity: Identity) -> int:
-    """The user's vectors wherever a store may have put them (their own index, or a tenant-wide one)."""
-    tenant_wide = sum(1 for v in aws.s3vectors.index(aws.mesh.bucket_name, f"tenant-{identity.tenant_id}")
-                      .vectors.values() if (v.metadata or {}).get("actor") == identity.actor_id)
-    return tenant_wide + held(aws, identity)["vectors"]
+    """The user's vectors (in their own index)."""
+    return len(aws.stored_vectors(identity.tenant_id, identity.actor_id))
 
 
 def _forget_now() -> None:
