@@ -7,10 +7,11 @@ in-process (moto and ``runtime.testing``); the production handlers run unchanged
 ``orchestrator``, ``retention``).
 
 Time is modeled, not slept: a botocore ``before-call`` handler adds each call's latency from
-``benchmarks/latency_table.py`` (the turn benchmark's table) to the calling thread's modeled clock. An invocation's
-modeled time is its own thread's total plus the largest total among the pool threads it used for parallel
-deletes (the pool spreads each batch evenly, so that is the critical path). Each Lambda invocation gets a context
-whose remaining time is 29 s minus that modeled time, so the handlers' deadlines act on modeled time.
+``benchmarks/latency_table.py`` (the turn benchmark's table) to the invocation's modeled clock. The erasers'
+parallel deletes run through :class:`ModeledPool` instead of the thread pool: item ``i`` of a batch goes to lane
+``i % 10``, each lane's calls add up, and the batch lasts as long as its slowest lane, as 10 threads would. Each
+Lambda invocation gets a context whose remaining time is 29 s minus its modeled time, so the handlers' deadlines
+act on modeled time.
 
 The tenant: ``--users`` users (default 200) holding ``--vectors`` vectors of 2 KB (default 50,000), one of them
 heavy, with ``--heavy-vectors`` vectors (5,000), ``--heavy-events`` AgentCore events (10,000, in sessions of 100)
@@ -67,12 +68,14 @@ class Killed(BaseException):
 
 
 class ModeledTime:
-    """Per-thread modeled clocks fed by botocore: each call adds its table latency to its thread's total."""
+    """A modeled clock fed by botocore: each call adds its table latency to the invocation's time, or, inside a
+    parallel section (:class:`ModeledPool`), to its lane's; a section lasts as long as its slowest lane."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._totals: dict[int, float] = {}
-        self.main = threading.get_ident()
+        self._main_ms = 0.0
+        self._lanes: dict[int, float] | None = None
+        self.lane: int | None = None
         self.calls: dict[tuple[str, str], int] = {}
         self.vectors_read = 0
         self.kill_after_ms: float | None = None
@@ -86,16 +89,25 @@ class ModeledTime:
 
     def reset(self) -> None:
         with self._lock:
-            self._totals.clear()
+            self._main_ms = 0.0
+            self._lanes = None
             self.calls.clear()
             self.vectors_read = 0
-        self.main = threading.get_ident()
+
+    def open_section(self) -> None:
+        self._lanes = {}
+
+    def close_section(self) -> None:
+        lanes, self._lanes, self.lane = self._lanes or {}, None, None
+        self._main_ms += max(lanes.values(), default=0.0)
 
     def before(self, model: Any, **_: Any) -> None:
         key = (model.service_model.service_name, model.name)
         with self._lock:
-            ident = threading.get_ident()
-            self._totals[ident] = self._totals.get(ident, 0.0) + latency_ms(*key)
+            if self._lanes is not None and self.lane is not None:
+                self._lanes[self.lane] = self._lanes.get(self.lane, 0.0) + latency_ms(*key)
+            else:
+                self._main_ms += latency_ms(*key)
             self.calls[key] = self.calls.get(key, 0) + 1
         if self.kill_after_ms is not None and self.elapsed_ms() > self.kill_after_ms:
             self.kill_after_ms = None
@@ -106,13 +118,41 @@ class ModeledTime:
             self.vectors_read += len(parsed.get("vectors") or [])
 
     def elapsed_ms(self) -> float:
-        with self._lock:
-            workers = [t for ident, t in self._totals.items() if ident != self.main]
-            return self._totals.get(self.main, 0.0) + (max(workers) if workers else 0.0)
+        """The invocation's modeled time so far (a section in progress counts its slowest lane so far)."""
+        return self._main_ms + max((self._lanes or {}).values(), default=0.0)
 
 
 CLOCK = ModeledTime()
 CLOCK.install()
+
+
+class ModeledPool:
+    """Stands in for the erasers' thread pool: ``map`` runs item ``i`` in lane ``i % workers``, one lane after
+    another, so each lane's calls are sequential and the section lasts as long as its slowest lane, as
+    ``workers`` threads making those calls at the table's latencies would."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def map(self, fn: Any, items: Any) -> Any:
+        items = list(items)
+        CLOCK.open_section()
+        results: list[Any] = [None] * len(items)
+        try:
+            for lane in range(self.workers):
+                CLOCK.lane = lane
+                for i in range(lane, len(items), self.workers):
+                    results[i] = fn(items[i])
+        finally:
+            CLOCK.close_section()
+        return iter(results)
+
+
+def _install_modeled_pool() -> None:
+    from runtime.lifecycle import erase, service
+
+    pool = ModeledPool(erase.DELETE_EVENT_PARALLELISM)
+    service.delete_pool = lambda: pool  # type: ignore[assignment]
 
 
 class ModeledContext:
@@ -161,15 +201,15 @@ def _environment(aws: Any, workdir: Path) -> dict[str, str]:
 
 def _seed(aws: Any, tenant: str, users: list[str], heavy: str, args: argparse.Namespace, *, old_share: float) -> None:
     """Per-user indexes holding the tenant's vectors (``old_share`` of each user's stored past retention)."""
-    from runtime.contract import memory
+    from runtime.identity import Identity
     from runtime.testing.s3vectors_fake import StoredVector
+    from tests.handlers.lifecycle_helpers import create_user_index
 
     now = int(time.time())
     light = (args.vectors - args.heavy_vectors) // max(1, len(users) - 1)
     data = [0.5] * DIMENSION
     for user in users:
-        name = memory.user_index_name("tenant-", tenant, user)
-        aws.create_index(aws.mesh.bucket_name, name, dimension=DIMENSION, non_filterable_keys=("content",))
+        name = create_user_index(aws, Identity(tenant, user))
         index = aws.s3vectors.index(aws.mesh.bucket_name, name)
         count = args.heavy_vectors if user == heavy else light
         old = int(count * old_share)
@@ -370,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20 users, 2,000 vectors")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    _install_modeled_pool()
     if args.quick:
         args.users, args.vectors, args.heavy_vectors, args.heavy_events = 20, 2_000, 500, 1_000
         args.growth, args.retention_users, args.kill_after_s = "10", 10, 1.0
