@@ -118,9 +118,10 @@ def test_a_turn_event_that_raced_the_tombstone_is_deleted(aws, env):
 
 
 def test_a_queued_turn_of_a_forgotten_user_is_dropped_by_the_lifecycle_function(aws, env):
+    turn_began = int(time.time() * 1000)
     _forget_now()
     message = turn_event_message(ALICE, "s-1", [TurnMessage("USER", "I live in Lisbon.")], client_token=None,
-                                 origin_ms=int(time.time() * 1000) - 1_000)
+                                 origin_ms=turn_began)
     record = {"messageId": "m-1", "body": json.dumps(message), "receiptHandle": "r"}
 
     answer = lifecycle.handler({"Records": [record]}, FakeLambdaContext())
@@ -140,3 +141,13 @@ def test_the_summarizer_reads_the_tombstone_through_the_users_own_session(aws, e
     _forget_now()
     with pytest.raises(ActorForgottenError), write_origin(began):
         store.put_memory(ALICE, "late note", kind="note")
+
+
+def test_the_orchestrator_and_strands_turn_writers_carry_the_guard(aws, env, orchestrator_env):
+    """The stores every turn writer builds from its settings check the tombstone (vectors and events)."""
+    from runtime.handlers import orchestrator
+
+    orchestrator.reset()
+    mesh = orchestrator._mesh()
+    assert mesh.vectors.tombstones is not None and mesh.events.tombstones is not None
+    orchestrator.reset()
