@@ -574,10 +574,10 @@ def _build() -> _Mesh:
 
     from runtime.credentials import TenantCredentialBroker
     from runtime.embeddings import BedrockEmbedder
+    from runtime.lifecycle.tombstones import guard_from_settings
     from runtime.retriever import MemoryRetriever
     from runtime.settings import FunctionSettings, MemorySettings
     from runtime.stores import AgentCoreMemoryBackend, S3VectorsMemoryStore
-    from runtime.lifecycle.tombstones import guard_from_settings
     from runtime.stores.agentcore_events import AgentCoreEvents
 
     try:

@@ -596,8 +596,8 @@ class MeshMemory:
 
         from runtime.embeddings import BedrockEmbedder
         from runtime.integrations.session_end import DirectSummaryHandoff, QueueSummaryHandoff
-        from runtime.stores.agentcore import AgentCoreMemoryBackend
         from runtime.lifecycle.tombstones import guard_from_settings
+        from runtime.stores.agentcore import AgentCoreMemoryBackend
         from runtime.stores.agentcore_events import AgentCoreEvents
         from runtime.stores.s3vectors import S3VectorsMemoryStore
 
