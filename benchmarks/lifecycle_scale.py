@@ -152,7 +152,7 @@ def _install_modeled_pool() -> None:
     from runtime.lifecycle import erase, service
 
     pool = ModeledPool(erase.DELETE_EVENT_PARALLELISM)
-    service.delete_pool = lambda: pool  # type: ignore[assignment]
+    service.delete_pool = lambda: pool  # type: ignore[assignment, return-value]
 
 
 class ModeledContext:

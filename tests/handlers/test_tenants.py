@@ -4,8 +4,8 @@ refused (409) while the tenant is declared in the deployment config; jobs readab
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
