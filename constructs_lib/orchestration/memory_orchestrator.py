@@ -240,7 +240,8 @@ class MemoryOrchestrator(Construct):
                                        config_layer=self.config_layer, state_table=state_table,
                                        lifecycle=self.lifecycle_jobs)
         self.retention = RetentionFunction(self, "Retention", shared=shared, options=sizing.retention,
-                                           vector_store=vector_store, state_table=state_table)
+                                           vector_store=vector_store, agent_memory=agent_memory,
+                                           state_table=state_table)
 
     @property
     def functions(self) -> dict[str, MeshFunction]:
