@@ -1,21 +1,23 @@
-"""Lambda cold start benchmark: bundle sizes, handler import time from the real bundle, orchestrator overhead.
+"""Lambda cold start benchmark: bundle sizes and each function's whole first invocation from the real bundle.
 
 Run from the repository root: ``make bench-lambda`` (= ``.venv/bin/python benchmarks/lambda_cold_start.py``).
 Writes ``benchmarks/results/lambda_cold_start.json`` and prints a summary table. Needs PyPI (or a mirror) for
-the real local bundling; everything else is offline (AWS emulated in-process, then answered at botocore's
-``before-call`` seam). Not a test: numbers depend on the machine; the ``targets`` object records what issue 4
-asks for. What each number includes is written in the JSON's ``scopes`` object and in ``benchmarks/README.md``.
+the real local bundling; everything else is offline. Each function of the memory home is driven once in this
+process over the emulation (``runtime.testing``) with one representative event, its AWS answers recorded; then
+fresh interpreters on the synthesized code asset and SDK layer import the handler and serve the same event, the
+recorded answers given at botocore's ``before-call`` seam. The orchestrator's first turn is measured by
+``benchmarks/turn_latency.py`` (against a plain-boto3 handler) and is not repeated here. Not a test: numbers
+depend on the machine. What each number includes is written in the JSON's ``scopes`` object and in
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import gc
+import importlib
 import inspect
 import io
 import json
-import math
 import os
 import pickle
 import platform
@@ -26,9 +28,8 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +38,14 @@ RESULTS = REPO / "benchmarks" / "results" / "lambda_cold_start.json"
 COMMAND = "make bench-lambda  (= .venv/bin/python benchmarks/lambda_cold_start.py)"
 REGION = "us-east-1"
 ACCOUNT_ID = "111111111111"
-TENANT = "acme"
-SESSION = "s1"
-DIMENSION = 1024  # Titan Text Embeddings V2 default, as deployed
-MESSAGE = "I have a question about my invoice from March."
-FUNCTIONS = ("orchestrator", "summarizer", "onboarding", "forget", "retention")
+#: The six functions of the memory home (constructs_lib/orchestration/functions.py).
+FUNCTIONS = ("orchestrator", "forget", "lifecycle", "summarizer", "tenants", "retention")
+#: The functions whose first invocation is measured here; the orchestrator's is turn_latency's.
+MEASURED = ("forget", "lifecycle", "summarizer", "tenants", "retention")
 #: Lambda quotas the bundle must respect.
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024  # function code + all its layers, unzipped
 MAX_DIRECT_ZIP_BYTES = 50 * 1024 * 1024  # one zip uploaded directly
 TARGET_ZIP_BYTES = 5 * 1024 * 1024
-TARGET_IMPORT_RATIO = 1.3
-TARGET_OVERHEAD_P50_MS = 5.0
 FORBIDDEN_IN_LAMBDA = ("strands", "numpy", "pydantic", "bedrock_agentcore", "moto")
 #: A persistent pip download cache for re-runs (a temp dir, never the user's cache).
 PIP_CACHE = Path(tempfile.gettempdir()) / "agent-memory-mesh-bench-pip-cache"
@@ -65,60 +63,19 @@ _CHILD_ENV_BASE = {
 }
 
 
-# -- timing helpers -------------------------------------------------------------------------------------------
-
-
-def percentile(samples_ns: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile of nanosecond samples, in milliseconds."""
-    ordered = sorted(samples_ns)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1] / 1e6
-
-
-def summary_ms(samples_ns: Sequence[float]) -> dict[str, float]:
-    """p50 / p90 / p99 / max / mean of nanosecond samples, in milliseconds."""
-    return {
-        "p50_ms": round(percentile(samples_ns, 50), 4),
-        "p90_ms": round(percentile(samples_ns, 90), 4),
-        "p99_ms": round(percentile(samples_ns, 99), 4),
-        "max_ms": round(max(samples_ns) / 1e6, 4),
-        "mean_ms": round(statistics.fmean(samples_ns) / 1e6, 4),
-    }
-
-
-def time_calls(call: Callable[[int], Any], iterations: int, *, warmup: int) -> tuple[list[int], list[int]]:
-    """Per-call wall (``perf_counter_ns``) and process-CPU (all threads) samples of ``call(i)`` after warm-up."""
-    for i in range(warmup):
-        call(i)
-    gc.collect()
-    clock, cpu_clock = time.perf_counter_ns, time.process_time_ns
-    wall, cpu = [0] * iterations, [0] * iterations
-    for i in range(iterations):
-        start, cpu_start = clock(), cpu_clock()
-        call(i)
-        cpu[i] = cpu_clock() - cpu_start
-        wall[i] = clock() - start
-    return wall, cpu
-
-
-def median_ms(values_s: Sequence[float]) -> float:
-    return round(statistics.median(values_s) * 1e3, 2)
-
-
 class _Sink:
-    """Stands in for stdout while handlers run: counts what they log (JSON lines and EMF) and drops it."""
-
-    def __init__(self) -> None:
-        self.writes = 0
-        self.chars = 0
+    """Stands in for stdout while handlers run: their JSON logs and EMF metrics are written and dropped."""
 
     def write(self, text: str) -> int:
-        self.writes += 1
-        self.chars += len(text)
         return len(text)
 
     def flush(self) -> None:
         pass
+
+
+def _summary(values_ms: Sequence[float]) -> dict[str, Any]:
+    return {"median_ms": round(statistics.median(values_ms), 1), "min_ms": round(min(values_ms), 1),
+            "max_ms": round(max(values_ms), 1), "n": len(values_ms)}
 
 
 # -- canned botocore answers (also copied into the cold-start child, so: stdlib + lazy botocore imports only) ---
@@ -131,7 +88,8 @@ class CannedBotocore:
     resolved the endpoint and serialized the request, and before signing and sending; a handler returning
     ``(http_response, parsed)`` answers the call (botocore's documented event seam, the one moto and the
     project's emulation use). Answers are keyed by operation plus what tells calls of one handoff apart (the
-    namespace, the agent, the role of a recorded turn, the assumed role). Streaming members (the agent's event
+    namespace, the agent, the role of a recorded turn, the assumed role); calls with the same key are answered in
+    the order they were recorded (the last answer repeats if more come). Streaming members (the agent's event
     stream, InvokeModel and InvokeAgentRuntime bodies) are stored as their wire bytes and rebuilt as fresh
     botocore ``EventStream`` / ``StreamingBody`` objects per call, so the handler still decodes them.
     """
@@ -139,10 +97,12 @@ class CannedBotocore:
     PARAMS = "lambda_cold_start.params"
 
     def __init__(self) -> None:
-        self.answers: dict[tuple[str, str, str | None], tuple[dict[str, Any], dict[str, tuple[str, bytes]]]] = {}
+        self.answers: dict[tuple[str, str, str | None],
+                           list[tuple[dict[str, Any], dict[str, tuple[str, bytes]]]]] = {}
         self.capturing: dict[Any, Any] | None = None
         self.active = False
         self.served: dict[str, int] = {}
+        self._next: dict[Any, int] = {}
         self.missing: list[Any] = []
         self._ok: Any = None
 
@@ -195,29 +155,34 @@ class CannedBotocore:
             else:
                 plain[member] = value
         service = model.service_model.service_name
-        self.capturing[self.key(service, model.name, context.get(self.PARAMS) or {})] = (_copy.deepcopy(plain),
-                                                                                          streams)
+        key = self.key(service, model.name, context.get(self.PARAMS) or {})
+        self.capturing.setdefault(key, []).append((_copy.deepcopy(plain), streams))
 
     def answer(self, model: Any, context: Any, **_: Any) -> Any:
         if not self.active:
             return None
         service = model.service_model.service_name
         key = self.key(service, model.name, context.get(self.PARAMS) or {})
-        entry = self.answers.get(key)
-        if entry is None:
+        entries = self.answers.get(key)
+        if not entries:
             self.missing.append(key)
             raise RuntimeError(f"no canned answer for {key}: the benchmark never sends a request")
-        parsed, streams = entry
+        position = self._next.get(key, 0)
+        self._next[key] = position + 1
+        parsed, streams = entries[min(position, len(entries) - 1)]
         if streams:
             parsed = dict(parsed)
             for member, (kind, data) in streams.items():
                 parsed[member] = self._stream(model, member, kind, data)
-        if self._ok is None:
-            from botocore.awsrequest import AWSResponse
+        from botocore.awsrequest import AWSResponse
 
+        if self._ok is None:
             self._ok = AWSResponse("https://canned.invalid/", 200, {}, None)
         name = f"{service}.{model.name}"
         self.served[name] = self.served.get(name, 0) + 1
+        if "Error" in parsed:  # a recorded error answer: botocore raises it only for an error status
+            status = (parsed.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 400
+            return AWSResponse("https://canned.invalid/", status, {}, None), parsed
         return self._ok, parsed
 
     @staticmethod
@@ -272,7 +237,8 @@ for lid, r in resources.items():
     name = p["Handler"].split(".")[2]
     functions[name] = {"logical_id": lid, "handler": p["Handler"], "code_dir": asset_dir(p["Code"]),
                        "code_key": p["Code"]["S3Key"], "runtime": p["Runtime"], "architectures": p["Architectures"],
-                       "memory_mb": p.get("MemorySize"), "layers": [l["Ref"] for l in p.get("Layers", [])]}
+                       "memory_mb": p.get("MemorySize"), "layers": [l["Ref"] for l in p.get("Layers", [])],
+                       "environment": p.get("Environment", {}).get("Variables", {})}
 print(json.dumps({"stack": stack, "assembly": assembly.directory, "functions": functions, "layers": layers}))
 """
 
@@ -316,17 +282,17 @@ def _native_libraries(*directories: Path) -> list[str]:
             if p.is_file() and (p.suffix == ".so" or ".so." in p.name)]
 
 
-def bench_bundle(workdir: Path) -> dict[str, Any]:
-    synth = synthesize_bundle(workdir)
+def bench_bundle(synth: dict[str, Any]) -> dict[str, Any]:
+    """Sizes of the synthesized code asset and layers, zipped as cdk-assets zips them, per function."""
     functions, layers = synth["functions"], synth["layers"]
     missing = sorted(set(FUNCTIONS) - set(functions))
     if missing:
         raise SystemExit(f"the synthesized stack has no function for {missing}")
     code_keys = {fn["code_key"] for fn in functions.values()}
     sdk_ids = [lid for lid, layer in layers.items() if "Pinned AWS SDK" in layer["description"]]
-    workers_ids = [lid for lid, layer in layers.items() if "worker directory" in layer["description"]]
-    if len(sdk_ids) != 1 or len(workers_ids) != 1:
-        raise SystemExit(f"expected one SDK layer and one workers layer, got {layers}")
+    config_ids = [lid for lid, layer in layers.items() if "Agent Memory Mesh config" in layer["description"]]
+    if len(sdk_ids) != 1 or len(config_ids) != 1:
+        raise SystemExit(f"expected one SDK layer and one config layer, got {layers}")
     zips: dict[str, tuple[int, int, int]] = {}
     for directory in {*(fn["code_dir"] for fn in functions.values()), *(layer["dir"] for layer in layers.values())}:
         zips[directory] = cdk_zip_bytes(Path(directory))
@@ -346,7 +312,7 @@ def bench_bundle(workdir: Path) -> dict[str, Any]:
             "code_zip_bytes": code_zip,
             "code_unzipped_bytes": code_unzipped,
             "code_files": code_files,
-            "layers": ["sdk" if lid in sdk_ids else "workers" if lid in workers_ids else lid for lid in fn["layers"]],
+            "layers": ["sdk" if lid in sdk_ids else "config" if lid in config_ids else lid for lid in fn["layers"]],
             "code_and_layers_zip_bytes": code_zip + sum(z[0] for z in layer_zips.values()),
             "code_and_layers_unzipped_bytes": total_unzipped,
             "unzipped_quota_share": round(total_unzipped / MAX_UNZIPPED_BYTES, 3),
@@ -359,12 +325,13 @@ def bench_bundle(workdir: Path) -> dict[str, Any]:
         "code_asset_key": sorted(code_keys)[0] if len(code_keys) == 1 else sorted(code_keys),
         "code_dir": str(code_dir),
         "sdk_layer_dir": str(sdk_dir),
-        "workers_layer_dir": layers[workers_ids[0]]["dir"],
+        "config_layer_dir": layers[config_ids[0]]["dir"],
         "code_asset_top_level": top_level,
-        "code_zip": dict(zip(("zip_bytes", "unzipped_bytes", "files"), zips[str(code_dir)])),
-        "sdk_layer_zip": dict(zip(("zip_bytes", "unzipped_bytes", "files"), zips[str(sdk_dir)])),
+        "code_zip": dict(zip(("zip_bytes", "unzipped_bytes", "files"), zips[str(code_dir)], strict=True)),
+        "sdk_layer_zip": dict(zip(("zip_bytes", "unzipped_bytes", "files"), zips[str(sdk_dir)], strict=True)),
         "sdk_layer_description": layers[sdk_ids[0]]["description"],
-        "workers_layer_zip": dict(zip(("zip_bytes", "unzipped_bytes", "files"), zips[layers[workers_ids[0]]["dir"]])),
+        "config_layer_zip": dict(zip(("zip_bytes", "unzipped_bytes", "files"), zips[layers[config_ids[0]]["dir"]],
+                                      strict=True)),
         "per_function": per_function,
         "native_libraries": _native_libraries(code_dir, sdk_dir),
         "bytecode_files_in_bundle": sum(1 for d in (code_dir, sdk_dir) for p in d.rglob("*")
@@ -374,82 +341,19 @@ def bench_bundle(workdir: Path) -> dict[str, Any]:
     }
 
 
-# -- 2. imports from the bundle in fresh interpreters -----------------------------------------------------------
 
-_IMPORT_CHILD = r"""
-import sys, time, importlib
-code, layer, module = sys.argv[1], sys.argv[2], sys.argv[3]
-sys.path[:0] = [code, layer]
-_start, _cpu = time.perf_counter(), time.process_time()
-importlib.import_module(module)
-_elapsed, _cpu = time.perf_counter() - _start, time.process_time() - _cpu
-import json, os
-stdlib = os.path.dirname(os.__file__)
-origins = {"code": 0, "layer": 0, "stdlib": 0, "builtin": 0}
-other = []
-for name, mod in list(sys.modules.items()):
-    path = getattr(mod, "__file__", None)
-    if not path:
-        origins["builtin"] += 1
-    elif path.startswith(code + os.sep):
-        origins["code"] += 1
-    elif path.startswith(layer + os.sep):
-        origins["layer"] += 1
-    elif path.startswith(stdlib + os.sep) and "site-packages" not in path:
-        origins["stdlib"] += 1
-    else:
-        other.append(name + "=" + path)
-top = lambda name: name.split(".")[0]
-loaded = {top(name) for name in sys.modules}
-print(json.dumps({
-    "s": _elapsed, "cpu_s": _cpu, "modules": len(sys.modules), "origins": origins, "other": sorted(other),
-    "boto3_file": getattr(sys.modules.get("boto3"), "__file__", None),
-    "botocore_file": getattr(sys.modules.get("botocore"), "__file__", None),
-    "loaded": sorted(n for n in ("boto3", "botocore", "aws_lambda_powertools", "urllib3", "dateutil", "jmespath")
-                     if n in loaded),
-    "forbidden": sorted(n for n in FORBIDDEN if n in loaded),
-    "site_imported": "site" in sys.modules, "no_site": sys.flags.no_site, "isolated": sys.flags.isolated,
-    "dont_write_bytecode": sys.dont_write_bytecode,
-}))
-"""
+# -- helpers: the bundle's interpreter, a precompiled copy ----------------------------------------------------
 
 
 def _bundle_python(args: Sequence[str], *, env: dict[str, str] | None = None, importtime: bool = False,
-                   timeout: float = 120) -> subprocess.CompletedProcess:
-    """This Python without site-packages (-S), environment or cwd on the path (-I), bytecode never written (-B)."""
+                   timeout: float = 120, python: str | None = None) -> subprocess.CompletedProcess:
+    """A Python (this one by default) without site-packages (-S), environment or cwd on the path (-I), bytecode
+    never written (-B)."""
     flags = ["-I", "-S", "-B", *(["-X", "importtime"] if importtime else [])]
-    return subprocess.run([sys.executable, *flags, *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([python or sys.executable, *flags, *args], capture_output=True, text=True, timeout=timeout,
                           env=env or {**_CHILD_ENV_BASE, "PATH": os.environ.get("PATH", ""),
                                       "HOME": tempfile.gettempdir()})
 
-
-def _import_probe(code: Path, layer: Path, module: str) -> dict[str, Any]:
-    source = _IMPORT_CHILD.replace("FORBIDDEN", repr(FORBIDDEN_IN_LAMBDA))
-    child = _bundle_python(["-c", source, str(code), str(layer), module])
-    if child.returncode != 0:
-        raise SystemExit(f"importing {module} from the bundle failed:\n{child.stderr[-3000:]}")
-    return json.loads(child.stdout)
-
-
-def _importtime_top(code: Path, layer: Path, module: str, count: int = 12) -> dict[str, Any]:
-    """One ``-X importtime`` run: total, and the modules with the most self time."""
-    source = _IMPORT_CHILD.replace("FORBIDDEN", repr(FORBIDDEN_IN_LAMBDA))
-    child = _bundle_python(["-c", source, str(code), str(layer), module], importtime=True)
-    rows = []
-    for line in child.stderr.splitlines():
-        if not line.startswith("import time:") or "self [us]" in line:
-            continue
-        self_us, cumulative_us, name = line[len("import time:"):].split("|")
-        rows.append((name.strip(), int(self_us), int(cumulative_us)))
-    by_package: Counter[str] = Counter()
-    for name, self_us, _ in rows:
-        by_package[name.split(".")[0]] += self_us
-    return {
-        "modules": len(rows),
-        "self_ms_total": round(sum(r[1] for r in rows) / 1e3, 1),
-        "self_ms_by_top_package": {n: round(us / 1e3, 1) for n, us in by_package.most_common(10)},
-        "top_self_ms": {n: round(s / 1e3, 2) for n, s, _ in sorted(rows, key=lambda r: -r[1])[:count]},
-    }
 
 
 def _compiled_copy(source: Path, target: Path) -> float:
@@ -461,494 +365,211 @@ def _compiled_copy(source: Path, target: Path) -> float:
     return time.perf_counter() - started
 
 
-def bench_imports(bundle: dict[str, Any], workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Fresh interpreters, rounds interleaved (module order rotated): each handler module and ``boto3``."""
-    code, layer = Path(bundle["code_dir"]), Path(bundle["sdk_layer_dir"]) / "python"
-    compile_s = _compiled_copy(code, workdir / "pyc" / "code") + _compiled_copy(layer, workdir / "pyc" / "layer")
-    variants = {"source": (code, layer), "bytecode": (workdir / "pyc" / "code", workdir / "pyc" / "layer")}
-    modules = ["boto3", *(f"runtime.handlers.{name}" for name in FUNCTIONS)]
-    samples: dict[str, dict[str, list[dict[str, Any]]]] = {v: {m: [] for m in modules} for v in variants}
-    for round_ in range(args.import_warmup + args.import_runs):
-        order = modules[round_ % len(modules):] + modules[: round_ % len(modules)]
-        for variant, (code_dir, layer_dir) in variants.items():
-            for module in order:
-                answer = _import_probe(code_dir, layer_dir, module)
-                if round_ >= args.import_warmup:
-                    samples[variant][module].append(answer)
-
-    results: dict[str, Any] = {"runs": args.import_runs, "warmup_rounds": args.import_warmup,
-                               "precompile_wall_s": round(compile_s, 1)}
-    for variant in variants:
-        per: dict[str, Any] = {}
-        for module in modules:
-            runs = samples[variant][module]
-            last = runs[-1]
-            per[module] = {
-                "median_ms": median_ms([r["s"] for r in runs]),
-                "median_process_cpu_ms": median_ms([r["cpu_s"] for r in runs]),
-                "samples_ms": [round(r["s"] * 1e3, 1) for r in runs],
-                "sys_modules_after": last["modules"],
-                "module_origins": last["origins"],
-                "loaded_sdk_packages": last["loaded"],
-                "forbidden_loaded": sorted({f for r in runs for f in r["forbidden"]}),
-                "modules_from_elsewhere": sorted({o for r in runs for o in r["other"]}),
-            }
-        results[variant] = per
-    probe = samples["source"]["boto3"][-1]
-    results["isolation_probe"] = {
-        "boto3_file": probe["boto3_file"],
-        "botocore_file": probe["botocore_file"],
-        "boto3_from_sdk_layer": bool(probe["boto3_file"]) and probe["boto3_file"].startswith(str(layer) + os.sep),
-        "site_imported": probe["site_imported"],
-        "flags": {"no_site": probe["no_site"], "isolated": probe["isolated"],
-                  "dont_write_bytecode": probe["dont_write_bytecode"]},
-        "modules_from_outside_bundle_and_stdlib": sorted(
-            {o for v in samples.values() for runs in v.values() for r in runs for o in r["other"]}),
-    }
-    results["importtime_source"] = {m: _importtime_top(code, layer, m)
-                                    for m in ("boto3", "runtime.handlers.orchestrator")}
-    return results
 
 
-# -- 3. the orchestrator handoff in-process: emulated, then canned -----------------------------------------------
+# -- 2. one representative invocation per function, recorded over the emulation ---------------------------------
 
 
-def _handoff_env(aws: Any, workers_file: Path, queue_url: str) -> dict[str, str]:
-    """The orchestrator's environment as MemoryOrchestrator sets it, pointing at the emulated mesh."""
-    from tests.handlers.lambda_events import SUPERVISOR_AGENT_ID, SUPERVISOR_ALIAS_ID, TENANT_CLAIM
-
-    layout = aws.mesh
-    return {
-        "MESH_REGION": REGION,
-        "MESH_VECTOR_BUCKET": layout.bucket_name,
-        "MESH_INDEX_PREFIX": layout.index_prefix,
-        "MESH_EMBEDDING_DIMENSION": str(layout.dimension),
-        "MESH_DISTANCE_METRIC": layout.distance_metric,
-        "MESH_EMBEDDING_MODEL_ID": "amazon.titan-embed-text-v2:0",
-        "MESH_MEMORY_ID": layout.memory_id,
-        "MESH_TVM_ROLE_ARN": layout.tvm_role_arn,
-        "MESH_SUMMARY_MODEL_ID": "amazon.nova-lite-v1:0",
-        "MESH_RETENTION_DAYS": "90",
-        "MESH_CONTENT_MAX_BYTES": "16384",
-        "MESH_SUMMARY_QUEUE_URL": queue_url,
-        "MESH_TENANT_CLAIM": TENANT_CLAIM,
-        "MESH_WORKERS_FILE": str(workers_file),
-        "MESH_SUPERVISOR_AGENT": json.dumps(
-            {"type": "bedrock-agent", "agent_id": SUPERVISOR_AGENT_ID, "alias_id": SUPERVISOR_ALIAS_ID},
-            separators=(",", ":")),
-        "POWERTOOLS_SERVICE_NAME": "orchestrator",
-        "POWERTOOLS_METRICS_NAMESPACE": "AgentMemoryMesh",
-        "POWERTOOLS_LOGGER_LOG_EVENT": "false",
-        "LOG_LEVEL": "INFO",
-        "AWS_LAMBDA_FUNCTION_NAME": "mesh-orchestrator",
-    }
+def outcome(response: Any) -> dict[str, Any]:
+    """What the recorded and the replayed invocation must agree on: status, failed batch items, report keys."""
+    if not isinstance(response, dict):
+        return {"type": type(response).__name__}
+    if "statusCode" in response:
+        return {"statusCode": response["statusCode"]}
+    if "batchItemFailures" in response:
+        return {"batchItemFailures": len(response["batchItemFailures"])}
+    return {"keys": sorted(response)}
 
 
-def _seed_memories(aws: Any, actor: str, args: argparse.Namespace) -> None:
-    """The actor's long-term memories in both backends (what recall finds), written through the real store."""
-    from runtime.credentials import TenantCredentialBroker
-    from runtime.embeddings import LocalHashEmbedder
+def _seed_user(aws: Any, sub: str, vectors: int, **extra: Any) -> Any:
     from runtime.identity import Identity
-    from runtime.stores import S3VectorsMemoryStore
-    from runtime.stores.agentcore import actor_namespaces
+    from tests.handlers.lambda_events import actor_of
+    from tests.handlers.lifecycle_helpers import seed_turns, seed_vectors
 
-    topics = ["the March invoice", "billing address in Lisbon", "window seats", "green tea", "card ending 4242",
-              "quarterly review", "invoice PDFs by e-mail", "python typing"]
-    broker = TenantCredentialBroker(aws.mesh.tvm_role_arn, region=REGION)
-    store = S3VectorsMemoryStore(broker, bucket_name=aws.mesh.bucket_name, index_prefix=aws.mesh.index_prefix,
-                                 embedder=LocalHashEmbedder(DIMENSION), index_dimension=DIMENSION)
-    identity = Identity(TENANT, actor)
-    for i in range(args.seed_vectors):
-        store.put_memory(identity, f"Note {i}: the user mentioned {topics[i % len(topics)]} in week {i}.",
-                         kind=("fact", "preference", "note")[i % 3], agent="supervisor", session_id=f"old-{i % 5}")
-    namespaces = actor_namespaces(f"{TENANT}:{actor}")
-    for i in range(args.seed_records):
-        topic = topics[i % len(topics)]
-        aws.agentcore.add_record(aws.mesh.memory_id, f"{namespaces['summary']}old-{i % 3}/",
-                                 f"Session {i}: talked about {topic}.")
-        aws.agentcore.add_record(aws.mesh.memory_id, namespaces["fact"], f"Fact {i}: the user asked about {topic}.")
-        aws.agentcore.add_record(aws.mesh.memory_id, namespaces["preference"], f"Preference {i}: likes {topic}.")
+    identity = Identity("acme", actor_of(sub))
+    seed_vectors(aws, identity, vectors, **extra)
+    seed_turns(aws, identity, "I live in Lisbon.", "I prefer trains.", session_id="s-1")
+    return identity
 
 
-def _answer(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    return response["statusCode"], json.loads(response["body"])
+def _forget_event(aws: Any) -> dict[str, Any]:
+    """DELETE /memories for a user with vectors, events and long-term records."""
+    from tests.handlers.lambda_events import api_event, claims_for
+
+    _seed_user(aws, "alice-sub", 20)
+    return api_event("DELETE /memories", claims=claims_for("acme", "alice-sub"))
 
 
-def bench_orchestrator(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """One delegated handoff per call: emulated AWS first, then the same warm handler with canned answers."""
-    import botocore.handlers
+def _lifecycle_event(aws: Any) -> dict[str, Any]:
+    """One job-step message: a forget job whose first invocation ran out of time, continued from the queue."""
+    from runtime.handlers import forget
+    from runtime.lifecycle.jobs import job_message
+    from tests.handlers.lambda_events import answer_of, api_event, claims_for
+    from tests.handlers.test_forget import TickingContext
 
-    canned = CannedBotocore()
-    canned.install(botocore.handlers.BUILTIN_HANDLERS)  # before any session exists, so every client carries it
-    from runtime.handlers import _observability as obs
-    from runtime.handlers import orchestrator
-    from runtime.testing import emulated_aws, scripted_agents
+    _seed_user(aws, "alice-sub", 20)
+    status, body = answer_of(forget.handler(api_event("DELETE /memories", claims=claims_for("acme", "alice-sub")),
+                                            TickingContext(3_050, 10)))
+    if status != 202 or body.get("status") != "running":
+        raise SystemExit(f"the forget job meant to wait on the lifecycle queue did not: {status} {body}")
+    return {"Records": [{"messageId": "m-1", "receiptHandle": "r", "body": json.dumps(job_message(body["job_id"])),
+                         "eventSource": "aws:sqs", "awsRegion": REGION,
+                         "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:mesh-lifecycle"}]}
+
+
+def _summarizer_event(aws: Any) -> dict[str, Any]:
+    """One summary job for a session of two turns of a user whose index exists."""
+    from runtime.identity import Identity
+    from runtime.summarizer import summary_job_message
+    from tests.handlers.lambda_events import actor_of
+    from tests.handlers.lifecycle_helpers import create_user_index, seed_turns
+
+    alice = Identity("acme", actor_of("alice-sub"))
+    create_user_index(aws, alice)
+    seed_turns(aws, alice, "I am moving to Lisbon in May.", "I prefer trains.", session_id="s-lisbon", extract=False)
+    return {"Records": [{"messageId": "m-1", "receiptHandle": "r", "body": summary_job_message(alice, "s-lisbon",
+                                                                                               "supervisor"),
+                         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000"},
+                         "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": REGION,
+                         "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:mesh-summaries"}]}
+
+
+def _tenants_event(aws: Any) -> dict[str, Any]:
+    """PUT /tenants/{tenant_id} (the IAM-authorized operator API: no JWT claims)."""
+    from tests.handlers.lambda_events import api_event
+
+    return api_event("PUT /tenants/{tenant_id}", claims=None, path_parameters={"tenant_id": "newco"})
+
+
+def _retention_event(aws: Any) -> dict[str, Any]:
+    """A scheduled event, with two users' vectors past the retention period."""
+    from tests.handlers.test_retention import scheduled_event
+
+    old = int(time.time()) - 400 * 86_400
+    _seed_user(aws, "alice-sub", 10, stored_at=old)
+    _seed_user(aws, "bob-sub", 5, stored_at=old)
+    return scheduled_event()
+
+
+SCENARIOS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "forget": _forget_event, "lifecycle": _lifecycle_event, "summarizer": _summarizer_event,
+    "tenants": _tenants_event, "retention": _retention_event,
+}
+
+
+def _emulated_resources(aws: Any, workdir: Path) -> dict[str, str]:
+    """The values of the environment variables that name resources, pointing at the emulation."""
+    from tests.handlers.lambda_events import workers_document
+    from tests.handlers.lifecycle_helpers import create_state_table
+
+    sqs = aws.client("sqs")
+    (workdir / "workers.json").write_text(json.dumps(workers_document()))
+    (workdir / "tenants.json").write_text(json.dumps(["acme", "globex"]))
+    return {
+        "MESH_REGION": REGION, "MESH_VECTOR_BUCKET": aws.mesh.bucket_name, "MESH_MEMORY_ID": aws.mesh.memory_id,
+        "MESH_TVM_ROLE_ARN": aws.mesh.tvm_role_arn, "MESH_STATE_TABLE": create_state_table(aws),
+        "MESH_SUMMARY_QUEUE_URL": sqs.create_queue(QueueName="mesh-summaries")["QueueUrl"],
+        "MESH_LIFECYCLE_QUEUE_URL": sqs.create_queue(QueueName="mesh-lifecycle")["QueueUrl"],
+        "MESH_WORKERS_FILE": str(workdir / "workers.json"), "MESH_TENANTS_FILE": str(workdir / "tenants.json"),
+        "MESH_EVENT_QUEUE_URL": sqs.create_queue(QueueName="mesh-events")["QueueUrl"],
+    }
+
+
+def function_environment(synthesized: dict[str, Any], emulated: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The function's synthesized environment: its literal values as synthesized, resource names emulated.
+
+    Returns the environment and the variables that reference a resource the emulation has no value for.
+    """
+    env: dict[str, str] = {}
+    unresolved = []
+    for name, value in synthesized.items():
+        if name in emulated:
+            env[name] = emulated[name]
+        elif isinstance(value, str):
+            env[name] = value
+        else:
+            unresolved.append(name)
+    return env, unresolved
+
+
+def record_invocation(name: str, function: dict[str, Any], workdir: Path, canned: CannedBotocore) -> dict[str, Any]:
+    """Drive the function's handler once, cold, over the emulation; keep the event, its answers and the outcome."""
+    from runtime.handlers import _observability
+    from runtime.testing import emulated_aws
+    from runtime.testing.agents_fake import scripted_agents
     from tests.handlers.lambda_events import (
-        BILLING_AGENT_ID,
-        BILLING_ALIAS_ID,
-        QUEUE_NAME,
         SUPERVISOR_AGENT_ID,
         SUPERVISOR_ALIAS_ID,
-        WORKER_ACCOUNT,
-        WORKER_REGION,
         FakeLambdaContext,
-        actor_of,
-        billing_script,
-        claims_for,
-        message_event,
         supervisor_script,
-        workers_document,
     )
 
-    workers_file = workdir / "workers.json"
-    workers_file.write_text(json.dumps(workers_document()))
-    event = message_event(SESSION, claims_for(TENANT, "alice"), {"message": MESSAGE})
-    (workdir / "event.json").write_text(json.dumps(event))
-    sink = _Sink()
-
-    def handoff(_: int = 0) -> dict[str, Any]:
-        context = FakeLambdaContext()
-        real, sys.stdout = sys.stdout, sink
-        try:
-            return orchestrator.handler(event, context)
-        finally:
-            sys.stdout = real
-
-    with emulated_aws(REGION, ACCOUNT_ID, strict=True) as aws, scripted_agents(aws) as agents:
-        aws.setup_mesh(dimension=DIMENSION, index_prefix="tenant-")
-        queue_url = aws.client("sqs").create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+    folder = workdir / "recorded" / name
+    folder.mkdir(parents=True)
+    synthesized = function["environment"]
+    with emulated_aws(REGION, ACCOUNT_ID) as aws, scripted_agents(aws) as agents:
+        aws.setup_mesh(dimension=int(synthesized.get("MESH_EMBEDDING_DIMENSION", "1024")),
+                       index_prefix=synthesized.get("MESH_INDEX_PREFIX", "tenant-"))
         agents.bedrock_agent(SUPERVISOR_AGENT_ID, SUPERVISOR_ALIAS_ID, supervisor_script)
-        agents.bedrock_agent(BILLING_AGENT_ID, BILLING_ALIAS_ID, billing_script, account_id=WORKER_ACCOUNT,
-                             region=WORKER_REGION)
-        seed_started = time.perf_counter()
-        _seed_memories(aws, actor_of("alice"), args)
-        seed_s = time.perf_counter() - seed_started
-        env = _handoff_env(aws, workers_file, queue_url)
+        env, unresolved = function_environment(synthesized, _emulated_resources(aws, folder))
+        saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
-        orchestrator.reset()
-
-        canned.capturing = {}
-        first_started = time.perf_counter()
-        first = handoff()
-        first_s = time.perf_counter() - first_started
-        first_answers, canned.capturing = canned.capturing, None
-        status, body_emulated = _answer(first)
-        if status != 200 or not body_emulated["delegated"] or "worker_error" in body_emulated:
-            raise SystemExit(f"the emulated handoff did not delegate: {status} {body_emulated}")
-
-        calls_before = Counter({(s, o): aws.call_count(s, o) for s, o in _DATA_CALLS})
-        agent_calls_before = len(agents.calls)
-        emulated_wall, emulated_cpu = time_calls(handoff, args.emulated_iterations, warmup=args.emulated_warmup)
-        per_call = args.emulated_iterations + args.emulated_warmup
-        emulated_calls = {f"{s}.{o}": (aws.call_count(s, o) - calls_before[(s, o)]) / per_call for s, o in _DATA_CALLS}
-        emulated_calls["bedrock-agent-runtime.InvokeAgent"] = (len(agents.calls) - agent_calls_before) / per_call
-        emulated_calls["bedrock-runtime.InvokeModel"] = len(agents.embedding_calls) / (per_call + 1)
-
-        canned.capturing = {}
-        steady = handoff()
-        steady_answers, canned.capturing = canned.capturing, None
-        if _answer(steady) != (200, body_emulated):
-            raise SystemExit("the emulated handoff is not stable from one call to the next")
-
-    # Outside the emulation: the same warm container (module state, clients, credential caches), botocore
-    # answered instantly with what the emulation answered.
-    canned.answers = {**first_answers, **steady_answers}
-    snapshot = copy.deepcopy(canned.answers)
-    (workdir / "answers.pickle").write_bytes(pickle.dumps(canned.answers))
-    canned.active = True
-    sink_before = (sink.writes, sink.chars)
-    if _answer(handoff()) != (200, body_emulated):
-        raise SystemExit("canned answers must reproduce the emulated handoff exactly")
-    per_handoff_served = dict(canned.served)
-    canned.served.clear()
-    log_writes, log_chars = sink.writes - sink_before[0], sink.chars - sink_before[1]
-    overhead_wall, overhead_cpu = time_calls(handoff, args.overhead_iterations, warmup=args.overhead_warmup)
-    served_total = sum(canned.served.values())
-    parts = _overhead_parts(args, obs, orchestrator)
-    profile = _profile(handoff, args.profile_iterations) if args.profile_iterations else None
-    prototype = _vector_json_prototype(orchestrator, handoff, body_emulated, args)
-    canned.active = False
-    if canned.missing:
-        raise SystemExit(f"calls without a canned answer: {canned.missing}")
-    if canned.answers != snapshot:
-        raise SystemExit("the runtime mutated a canned botocore answer")
-    orchestrator.reset()
-
-    return {
-        "request": {
-            "route": "POST /sessions/{session_id}/messages (HTTP API payload 2.0, JWT claims)",
-            "message_bytes": len(MESSAGE.encode()),
-            "delegation": "supervisor signals 'HANDOFF: billing'; billing is a Bedrock Agent in account "
-                          f"{WORKER_ACCOUNT} / {WORKER_REGION} reached through its access role",
-            "answer": body_emulated,
-        },
-        "seed": {"vectors": args.seed_vectors, "agentcore_records": 3 * args.seed_records, "dimension": DIMENSION,
-                 "seed_wall_s": round(seed_s, 2)},
-        "first_handoff_emulated_ms": round(first_s * 1e3, 1),
-        "emulated": {"iterations": args.emulated_iterations, "warmup": args.emulated_warmup,
-                     **summary_ms(emulated_wall), "process_cpu": summary_ms(emulated_cpu)},
-        "emulated_calls_per_handoff": {k: round(v, 2) for k, v in emulated_calls.items()},
-        "overhead": {"iterations": args.overhead_iterations, "warmup": args.overhead_warmup,
-                     **summary_ms(overhead_wall), "process_cpu": summary_ms(overhead_cpu)},
-        "canned_calls_per_handoff": per_handoff_served,
-        "canned_calls_total_check": served_total == args.overhead_iterations * sum(per_handoff_served.values())
-        + args.overhead_warmup * sum(per_handoff_served.values()),
-        "log_output_per_handoff": {"writes": log_writes, "chars": log_chars},
-        "canned_answer_keys": sorted("/".join(str(p) for p in k) for k in canned.answers),
-        "overhead_parts": parts,
-        "with_query_vector_json_prototype": prototype,
-        **({"profile": profile} if profile else {}),
-    }
-
-
-_DATA_CALLS = (
-    ("bedrock-agentcore", "CreateEvent"),
-    ("bedrock-agentcore", "RetrieveMemoryRecords"),
-    ("s3vectors", "QueryVectors"),
-    ("sts", "AssumeRole"),
-)
-
-
-def _overhead_parts(args: argparse.Namespace, obs: Any, orchestrator: Any) -> dict:
-    """The canned handoff's steps, each timed alone on the warm handler's own objects (wall and process CPU p50).
-
-    Reads the orchestrator's per-container state (``orchestrator._state``) to reuse its clients and caches.
-    """
-    from runtime.handlers._agents import Deadline, MemoryContext, invoke_agent
-    from runtime.identity import Identity
-    from runtime.records import MemoryQuery
-    from tests.handlers.lambda_events import actor_of
-
-    mesh = orchestrator._state[1]
-    identity = Identity(TENANT, actor_of("alice"))
-    query = MemoryQuery(tenant_id=TENANT, actor_id=identity.actor_id, text=MESSAGE, top_k=orchestrator.RECALL_TOP_K)
-    records = list(mesh.retriever.retrieve_result(query).records)
-    memory = MemoryContext.build(identity, SESSION, records)
-    worker = mesh.workers().for_tenant("billing", identity.tenant_id)
-    supervisor_client = mesh.agents.own(mesh.supervisor)
-    worker_client = mesh.agents.worker(worker, identity)
-    embedder = mesh.vectors._embedder
-    s3_client = mesh.vectors._broker.client("s3vectors", TENANT, identity.actor_id)
-    vector = embedder.embed_one(MESSAGE, for_query=True)
-    raw_query = {"vectorBucketName": mesh.settings.vector_bucket_name,
-                 "indexName": f"{mesh.settings.index_prefix}{TENANT}", "topK": 8,
-                 "queryVector": {"float32": vector}, "filter": {"actor": {"$eq": identity.actor_id}},
-                 "returnMetadata": True, "returnDistance": True}
-    small_query = {**raw_query, "queryVector": {"float32": vector[:4]}}
-    sink = _Sink()
-
-    def deadline() -> Any:
-        return Deadline(lambda: 29_000, margin_s=1.0)
-
-    def observability(_: int) -> None:
-        real, sys.stdout = sys.stdout, sink
         try:
-            obs.begin(None, handler="orchestrator")
-            obs.count("MemoriesUsed", 8)
-            obs.count("Delegations")
-            obs.count("Handoffs")
-            obs.log("info", "handoff answered", route="message", delegated=True, worker="billing", memories=8,
-                    tenant_id=TENANT, actor=identity.actor_id, session_ref="0" * 12)
-            obs.end()
+            handlers = [importlib.import_module(f"runtime.handlers.{other}") for other in FUNCTIONS]
+            event = SCENARIOS[name](aws)
+            for module in handlers:  # a cold container: no clients, credentials or settings cached
+                module.reset()
+            _observability.reset()
+            module = importlib.import_module(f"runtime.handlers.{name}")
+            canned.capturing = {}
+            real, sys.stdout = sys.stdout, _Sink()
+            try:
+                response = module.handler(event, FakeLambdaContext())
+            finally:
+                sys.stdout = real
+            answers, canned.capturing = canned.capturing, None
+            for module in handlers:
+                module.reset()
         finally:
-            sys.stdout = real
-
-    def supervisor(_: int) -> Any:
-        return invoke_agent(supervisor_client, mesh.supervisor, prompt=MESSAGE, identity=identity, session_id=SESSION,
-                            agent_name="supervisor", memory=memory, deadline=deadline())
-
-    def worker_call(_: int) -> Any:
-        client = mesh.agents.worker(worker, identity)
-        return invoke_agent(client, worker.agent, prompt=MESSAGE, identity=identity, session_id=SESSION,
-                            agent_name="billing", memory=memory, deadline=deadline())
-
-    def stream_only(_: int) -> int:
-        # The InvokeAgent call alone, its event stream left unread (then closed).
-        answer = worker_client.invoke_agent(agentId=worker.agent.agent_id, agentAliasId=worker.agent.alias_id,
-                                            sessionId="0" * 64, inputText=MESSAGE, enableTrace=False,
-                                            sessionState={"sessionAttributes": memory.session_attributes(),
-                                                          "promptSessionAttributes":
-                                                              memory.prompt_session_attributes()})
-        answer["completion"].close()
-        return 0
-
-    calls: dict[str, Callable[[int], Any]] = {
-        "record_turn (1 CreateEvent)": lambda i: mesh.memory.record_turn(
-            identity, SESSION, "USER", MESSAGE, client_token=f"bench-{i}:USER:user"),
-        "recall: retriever.retrieve_result (both backends, threads)": lambda i: mesh.retriever.retrieve_result(query),
-        "  s3vectors store search (embed + QueryVectors)": lambda i: mesh.vectors.search(query),
-        "    embed_one (InvokeModel + 1024-float JSON body)": lambda i: embedder.embed_one(MESSAGE, for_query=True),
-        "    botocore QueryVectors call, 1024 floats": lambda i: s3_client.query_vectors(**raw_query),
-        "    botocore QueryVectors call, 4 floats": lambda i: s3_client.query_vectors(**small_query),
-        "  agentcore search (3 RetrieveMemoryRecords)": lambda i: mesh.memory.search(query),
-        "MemoryContext.build (render + entries)": lambda i: MemoryContext.build(identity, SESSION, records),
-        "invoke supervisor (InvokeAgent + read stream)": supervisor,
-        "invoke worker (cached role + InvokeAgent + read stream)": worker_call,
-        "  worker InvokeAgent call, stream not read": stream_only,
-        "Powertools: 1 log line + 3 metrics + EMF flush": observability,
-    }
-    parts: dict[str, Any] = {"iterations": args.part_iterations}
-    for name, call in calls.items():
-        wall, cpu = time_calls(call, args.part_iterations, warmup=50)
-        parts[name] = {"p50_ms": round(percentile(wall, 50), 4), "process_cpu_p50_ms": round(percentile(cpu, 50), 4)}
-    parts["stream_events"] = {"supervisor": supervisor(0).events, "worker": worker_call(0).events}
-    return parts
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    (folder / "answers.pickle").write_bytes(pickle.dumps(answers))
+    (folder / "event.json").write_text(json.dumps(event))
+    return {"folder": str(folder), "env": env, "unresolved_env": unresolved, "outcome": outcome(response),
+            "recorded_calls": _call_counts(answers)}
 
 
-def _vector_json_prototype(orchestrator: Any, handoff: Callable[[int], Any], expected: dict[str, Any],
-                           args: argparse.Namespace) -> dict[str, Any]:
-    """The handoff again with proposed fix 1 prototyped on the handler's s3vectors client (benchmark only).
-
-    ``before-parameter-build`` swaps the 1024-float query vector for a one-float placeholder (the runtime's
-    ``check_vector`` has already checked it), ``before-call`` puts it back into the serialized body with
-    ``json.dumps``; the wire body is checked to be byte-identical to botocore's own.
-    """
-    from tests.handlers.lambda_events import actor_of
-
-    mesh = orchestrator._state[1]
-    client = mesh.vectors._broker.client("s3vectors", TENANT, actor_of("alice"))
-    events = client.meta.events
-    stash_key = "lambda_cold_start.query_vector"
-    bodies: list[bytes] = []
-
-    def strip(params: Any, context: Any, **_: Any) -> None:
-        vector = (params.get("queryVector") or {}).get("float32")
-        if isinstance(vector, list) and len(vector) > 1:
-            context[stash_key] = vector
-            params["queryVector"] = {**params["queryVector"], "float32": [0.0]}
-
-    def restore(params: Any, context: Any, **_: Any) -> None:
-        vector = context.pop(stash_key, None)
-        if vector is not None:
-            body = json.loads(params["body"])
-            body["queryVector"]["float32"] = vector
-            params["body"] = json.dumps(body).encode("utf-8")
-
-    def keep(params: Any, **_: Any) -> None:
-        bodies.append(params["body"])
-
-    operation = "s3vectors.QueryVectors"
-
-    def prototype(on: bool) -> None:
-        if on:
-            events.register_first(f"before-parameter-build.{operation}", strip, unique_id="lambda_cold_start.strip")
-            events.register_first(f"before-call.{operation}", restore, unique_id="lambda_cold_start.restore")
-        else:
-            events.unregister(f"before-parameter-build.{operation}", unique_id="lambda_cold_start.strip")
-            events.unregister(f"before-call.{operation}", unique_id="lambda_cold_start.restore")
-
-    events.register(f"before-call.{operation}", keep, unique_id="lambda_cold_start.keep")
-    handoff(0)  # botocore's own body
-    prototype(True)
-    answer = _answer(handoff(0))  # the prototype's body
-    prototype(False)
-    events.unregister(f"before-call.{operation}", unique_id="lambda_cold_start.keep")
-    if len(bodies) != 2 or bodies[0] != bodies[1] or answer != (200, expected):
-        raise SystemExit("the query-vector prototype changed the request body or the answer")
-    # Interleaved blocks (A/B, order alternating) so that drifting machine load hits both alike.
-    block = 50
-    samples: dict[bool, tuple[list[int], list[int]]] = {False: ([], []), True: ([], [])}
-    try:
-        for i in range(max(1, args.prototype_iterations // block)):
-            for on in ((False, True) if i % 2 == 0 else (True, False)):
-                prototype(on)
-                wall, cpu = time_calls(handoff, block, warmup=5)
-                samples[on][0].extend(wall)
-                samples[on][1].extend(cpu)
-                prototype(False)
-    finally:
-        prototype(False)
-    result: dict[str, Any] = {"iterations_per_variant": len(samples[True][0]), "block": block,
-                              "body_identical": True, "query_body_bytes": len(bodies[0])}
-    for on, label in ((False, "as_is"), (True, "prototype")):
-        wall, cpu = samples[on]
-        result[label] = {**summary_ms(wall), "process_cpu_p50_ms": round(percentile(cpu, 50), 4)}
-    result["p50_saving_ms"] = round(result["as_is"]["p50_ms"] - result["prototype"]["p50_ms"], 4)
-    result["process_cpu_p50_saving_ms"] = round(
-        result["as_is"]["process_cpu_p50_ms"] - result["prototype"]["process_cpu_p50_ms"], 4)
-    return result
+def _call_counts(answers: dict[Any, list[Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for (service, operation, _), entries in answers.items():
+        counts[f"{service}.{operation}"] = counts.get(f"{service}.{operation}", 0) + len(entries)
+    return dict(sorted(counts.items()))
 
 
-def _profile(call: Callable[[int], Any], iterations: int) -> dict[str, Any]:
-    """cProfile of canned handoffs: own time by package, the costliest functions, and the handler's steps.
+# -- 3. fresh interpreters on the bundle: import, init and the first invocation ----------------------------------
 
-    cProfile adds a fixed cost per Python call, so code made of many small calls looks larger than it is: use
-    it for where the time goes, the wall-clock numbers for how much. It sees the calling thread only: the
-    AgentCore search (3 RetrieveMemoryRecords) runs on the retriever's pool thread and shows up as waiting.
-    """
-    import cProfile
-    import pstats
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for i in range(iterations):
-        call(i)
-    profiler.disable()
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    total_own = sum(value[2] for value in stats.values()) or 1.0
-
-    def package(file: str) -> str:
-        for name in ("botocore", "boto3", "aws_lambda_powertools", "runtime/testing", "runtime", "dateutil",
-                     "urllib3", "jmespath"):
-            if f"/{name}/" in file:
-                return name.replace("/", ".")
-        return "stdlib and builtins"
-
-    by_package: Counter[str] = Counter()
-    for (file, _, _), value in stats.items():
-        by_package[package(file)] += value[2]
-    steps = {
-        "orchestrator.py:_record (3 CreateEvent)": ("orchestrator.py", "_record"),
-        "orchestrator.py:_recall (embed + QueryVectors + 3 RetrieveMemoryRecords)": ("orchestrator.py", "_recall"),
-        "embeddings.py:embed_one (InvokeModel)": ("embeddings.py", "embed_one"),
-        "_agents.py:invoke_agent (2 InvokeAgent + stream)": ("_agents.py", "invoke_agent"),
-        "_agents.py:MemoryContext.build": ("_agents.py", "build"),
-        "_agents.py:AgentClients.worker (cached credentials)": ("_agents.py", "worker"),
-        "_observability.py:end (metrics flush)": ("_observability.py", "end"),
-        "_observability.py:log": ("_observability.py", "log"),
-        "_http.py:parse_request": ("_http.py", "parse_request"),
-        "_http.py:request_identity": ("_http.py", "request_identity"),
-        "_http.py:respond": ("_http.py", "respond"),
-        "botocore client.py:_make_api_call (7 main-thread calls)": ("client.py", "_make_api_call"),
-        "botocore validate.py:ParamValidator.validate": ("validate.py", "validate"),
-        "botocore serialize.py:serialize_to_request": ("serialize.py", "serialize_to_request"),
-        "botocore regions.py:construct_endpoint (endpoint rules)": ("regions.py", "construct_endpoint"),
-        "botocore eventstream.py:__iter__ (agent streams)": ("eventstream.py", "__iter__"),
-    }
-    handler_total = sum(value[3] for (file, _, name), value in stats.items()
-                        if file.endswith("_http.py") and name == "wrapper")
-    cumulative = {}
-    for label, (suffix, function) in steps.items():
-        spent = sum(value[3] for (file, _, name), value in stats.items() if file.endswith(suffix) and name == function)
-        cumulative[label] = {"ms_per_handoff": round(spent / iterations * 1e3, 3),
-                             "share_of_handler": round(spent / handler_total, 3) if handler_total else None}
-    rows = sorted(stats.items(), key=lambda item: -item[1][2])[:15]
-    return {
-        "iterations": iterations,
-        "handler_ms_per_handoff_under_cprofile": round(handler_total / iterations * 1e3, 3),
-        "own_time_share_by_package": {name: round(t / total_own, 3) for name, t in by_package.most_common()},
-        "cumulative_by_step": cumulative,
-        "top_own_time": [
-            {"function": f"{package(file)}:{Path(file).name}:{line}({name})",
-             "calls_per_handoff": round(value[1] / iterations, 1), "own_share": round(value[2] / total_own, 3)}
-            for (file, line, name), value in rows
-        ],
-    }
-
-
-# -- 4. a cold orchestrator: import + first invocation from the bundle -------------------------------------------
-
-_COLD_CHILD = r"""
-import sys, time, importlib
-code, layer, answers_path, event_path = sys.argv[1:5]
+_FIRST_CHILD = r"""
+import sys, time
+code, layer, module_name, answers_path, event_path, function_name, memory_mb = sys.argv[1:8]
 sys.path[:0] = [code, layer]
+class Sink:
+    def write(self, text):
+        return len(text)
+    def flush(self):
+        pass
+real_stdout, sys.stdout = sys.stdout, Sink()
 _t0 = time.perf_counter()
-module = importlib.import_module("runtime.handlers.orchestrator")
+import importlib
+module = importlib.import_module(module_name)
 _t1 = time.perf_counter()
 import json, pickle, uuid
 from typing import Any
 import botocore.handlers
 CANNED_SOURCE
+OUTCOME_SOURCE
 canned = CannedBotocore()
 with open(answers_path, "rb") as handle:
     canned.answers = pickle.load(handle)
@@ -958,177 +579,120 @@ with open(event_path) as handle:
     event = json.load(handle)
 
 class Context:
-    def __init__(self):
-        self.aws_request_id = str(uuid.uuid4())
-        self.function_name = "mesh-orchestrator"
+    aws_request_id = str(uuid.uuid4())
+    function_name = function_name
+    function_version = "$LATEST"
+    memory_limit_in_mb = int(memory_mb)
+    invoked_function_arn = "arn:aws:lambda:us-east-1:111111111111:function:" + function_name
     def get_remaining_time_in_millis(self):
-        return 29000
+        return 30000
 
-class Sink:
-    def write(self, text):
-        return len(text)
-    def flush(self):
-        pass
-
-contexts = [Context(), Context()]
+response = module.handler(event, Context())
 _t2 = time.perf_counter()
-for name in LAZY_MODULES:
-    importlib.import_module(name)
-_t3 = time.perf_counter()
-real, sys.stdout = sys.stdout, Sink()
-modules_before_first = len(sys.modules)
-profile = None
-if len(sys.argv) > 5 and sys.argv[5] == "profile":
-    import cProfile
-    profile = cProfile.Profile()
-    profile.enable()
-_t4 = time.perf_counter()
-first = module.handler(event, contexts[0])
-_t5 = time.perf_counter()
-if profile is not None:
-    profile.disable()
-modules_after_first = len(sys.modules)
-second = module.handler(event, contexts[1])
-_t6 = time.perf_counter()
-sys.stdout = real
-print(json.dumps({
-    "init_s": _t1 - _t0, "setup_s": _t2 - _t1, "lazy_imports_s": _t3 - _t2, "first_s": _t5 - _t4,
-    "second_s": _t6 - _t5, "status": [first.get("statusCode"), second.get("statusCode")],
-    "body": first.get("body"), "bodies_equal": first.get("body") == second.get("body"),
-    "modules_imported_by_first_invocation": modules_after_first - modules_before_first,
-    "served": canned.served, "missing": [list(k) for k in canned.missing],
-    "boto3_file": getattr(sys.modules.get("boto3"), "__file__", None),
-    "profile": PROFILE_SUMMARY(profile) if profile is not None else None,
-}))
+sys.stdout = real_stdout
+import os
+stdlib = os.path.dirname(os.__file__)
+elsewhere = sorted(name for name, mod in list(sys.modules.items()) if getattr(mod, "__file__", None)
+                   and not mod.__file__.startswith((code + os.sep, layer + os.sep))
+                   and not (mod.__file__.startswith(stdlib + os.sep) and "site-packages" not in mod.__file__))
+loaded = {name.split(".")[0] for name in sys.modules}
+bundled = [m for m in list(sys.modules.values())
+           if str(getattr(m, "__file__", None) or "").startswith((code + os.sep, layer + os.sep))]
+from_bytecode = sum(1 for m in bundled if getattr(m, "__cached__", None) and os.path.exists(m.__cached__))
+print(json.dumps({"python": sys.version.split()[0], "bundled_modules": len(bundled), "from_bytecode": from_bytecode,
+                  "import_s": _t1 - _t0, "first_invocation_s": _t2 - _t0, "outcome": outcome(response),
+                  "served": canned.served, "missing": [list(k) for k in canned.missing],
+                  "modules": len(sys.modules), "elsewhere": elsewhere,
+                  "forbidden": sorted(n for n in FORBIDDEN if n in loaded),
+                  "boto3_file": getattr(sys.modules.get("boto3"), "__file__", None),
+                  "site_imported": "site" in sys.modules}))
 """
-#: What the orchestrator's first invocation imports lazily (imported explicitly in the cold child, so the
-#: first invocation's own time is client creation, model loading and the handoff).
-LAZY_MODULES = ("boto3", "aws_lambda_powertools", "aws_lambda_powertools.logging", "aws_lambda_powertools.metrics",
-                "runtime.settings", "runtime.credentials", "runtime.embeddings", "runtime.retriever",
-                "runtime.records", "runtime.stores")
 
-
-def bench_cold_orchestrator(bundle: dict[str, Any], imports: dict[str, Any], workdir: Path,
-                            env: dict[str, str], expected_body: dict[str, Any], args: argparse.Namespace) -> dict:
-    """Fresh interpreters from the bundle: import the orchestrator, then its first and second invocation."""
-    source = (_COLD_CHILD.replace("CANNED_SOURCE", inspect.getsource(CannedBotocore) + "\n"
-                                  + inspect.getsource(_first_invocation_profile))
-              .replace("LAZY_MODULES", repr(LAZY_MODULES)).replace("PROFILE_SUMMARY", "_first_invocation_profile"))
-    child_env = {**_CHILD_ENV_BASE, **env, "PATH": os.environ.get("PATH", ""), "HOME": str(workdir)}
-    variants = {
-        "source": (Path(bundle["code_dir"]), Path(bundle["sdk_layer_dir"]) / "python"),
-        "bytecode": (workdir / "pyc" / "code", workdir / "pyc" / "layer"),
-    }
-    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
-    for i in range(args.cold_runs + 1):
-        for variant, (code, layer) in variants.items():
-            child = _bundle_python(["-c", source, str(code), str(layer), str(workdir / "answers.pickle"),
-                                    str(workdir / "event.json")], env=child_env)
-            if child.returncode != 0:
-                raise SystemExit(f"cold orchestrator run failed:\n{child.stderr[-3000:]}")
-            answer = json.loads(child.stdout.strip().splitlines()[-1])
-            if (answer["status"] != [200, 200] or json.loads(answer["body"]) != expected_body or answer["missing"]
-                    or not answer["bodies_equal"]):
-                raise SystemExit(f"cold orchestrator run answered differently: {answer}")
-            if i:  # the first round warms the page cache
-                runs[variant].append(answer)
-    results: dict[str, Any] = {"runs": args.cold_runs, "lazy_modules_imported_before_first_invocation":
-                               list(LAZY_MODULES)}
-    for variant, answers in runs.items():
-        total = [a["init_s"] + a["setup_s"] + a["lazy_imports_s"] + a["first_s"] for a in answers]
-        results[variant] = {
-            "handler_import_ms": median_ms([a["init_s"] for a in answers]),
-            "sdk_event_handlers_and_answers_setup_ms": median_ms([a["setup_s"] for a in answers]),
-            "lazy_imports_ms": median_ms([a["lazy_imports_s"] for a in answers]),
-            "first_invocation_ms": median_ms([a["first_s"] for a in answers]),
-            "second_invocation_ms": median_ms([a["second_s"] for a in answers]),
-            "cold_total_ms": median_ms(total),
-            "cold_total_samples_ms": [round(t * 1e3, 1) for t in total],
-            "modules_imported_by_first_invocation": answers[-1]["modules_imported_by_first_invocation"],
-            "calls_answered_over_two_invocations": answers[-1]["served"],
-        }
-    results["boto3_file"] = runs["source"][-1]["boto3_file"]
-    results["boto3_import_ms_same_mode"] = {v: imports[v]["boto3"]["median_ms"] for v in variants}
-    # One more cold container (bytecode) with cProfile around the first invocation: where its time goes.
-    code, layer = variants["bytecode"]
-    child = _bundle_python(["-c", source, str(code), str(layer), str(workdir / "answers.pickle"),
-                            str(workdir / "event.json"), "profile"], env=child_env)
-    if child.returncode != 0:
-        raise SystemExit(f"profiled cold orchestrator run failed:\n{child.stderr[-3000:]}")
-    results["first_invocation_profile_bytecode"] = json.loads(child.stdout.strip().splitlines()[-1])["profile"]
-    results["sdk_client_costs_bytecode"] = _sdk_client_costs(code, layer, args.cold_runs)
-    return results
-
-
-def _first_invocation_profile(profile: Any) -> dict:
-    """Where a cold first invocation spends its time (cProfile inflates many-call code; read the shares)."""
-    import pstats
-
-    stats = pstats.Stats(profile).stats
-    total = max((v[3] for (f, _, n), v in stats.items() if f.endswith("_http.py") and n == "wrapper"), default=0)
-    wanted = {
-        "orchestrator._build (config, brokers, clients)": ("orchestrator.py", "_build"),
-        "orchestrator._handoff (the handoff itself)": ("orchestrator.py", "_handoff"),
-        "botocore Session.create_client": ("botocore/session.py", "create_client"),
-        "botocore Session._register_builtin_handlers (1 per session)": ("botocore/session.py",
-                                                                        "_register_builtin_handlers"),
-        "botocore Session.create_default_resolver (endpoints.json, 1 per session)": ("botocore/session.py",
-                                                                                      "create_default_resolver"),
-        "botocore Loader.list_available_services (scans botocore/data)": ("botocore/loaders.py",
-                                                                          "list_available_services"),
-        "botocore Loader.load_service_model": ("botocore/loaders.py", "load_service_model"),
-        "botocore ClientCreator._load_service_endpoints_ruleset": ("botocore/client.py",
-                                                                   "_load_service_endpoints_ruleset"),
-        "json decoding (all)": ("json/decoder.py", "raw_decode"),
-        "os.listdir": ("~", "<built-in method posix.listdir>"),
-        "os.stat": ("~", "<built-in method posix.stat>"),
-    }
-    steps = {}
-    for label, (suffix, function) in wanted.items():
-        rows = [v for (f, _, n), v in stats.items() if f.endswith(suffix) and n == function]
-        steps[label] = {"calls": sum(v[1] for v in rows), "cumulative_ms": round(sum(v[3] for v in rows) * 1e3, 1),
-                        "share": round(sum(v[3] for v in rows) / total, 3) if total else None}
-    return {"first_invocation_ms_under_cprofile": round(total * 1e3, 1), "steps": steps}
-
-
-_SDK_COST_CHILD = r"""
+#: Reference only: ``import boto3`` alone in the same kind of interpreter (the handlers import it lazily).
+_BOTO3_CHILD = r"""
 import sys, time
-code, layer = sys.argv[1], sys.argv[2]
-sys.path[:0] = [code, layer]
-import boto3, json
-clock = time.perf_counter
-out = {}
-def timed(label, make):
-    start = clock()
-    value = make()
-    out[label] = clock() - start
-    return value
-creds = {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret", "aws_session_token": "token"}
-first = timed("first_session", lambda: boto3.session.Session(region_name="us-east-1"))
-timed("first_session_client_s3vectors", lambda: first.client("s3vectors"))
-timed("first_session_client_s3vectors_again", lambda: first.client("s3vectors", **creds))
-timed("first_session_client_bedrock_agentcore", lambda: first.client("bedrock-agentcore"))
-second = timed("second_session", lambda: boto3.session.Session(region_name="us-east-1", **creds))
-timed("second_session_client_s3vectors", lambda: second.client("s3vectors"))
-timed("second_session_client_bedrock_agentcore", lambda: second.client("bedrock-agentcore"))
-print(json.dumps(out))
+sys.path[:0] = sys.argv[1:3]
+_t0 = time.perf_counter()
+import boto3
+_t1 = time.perf_counter()
+import json
+print(json.dumps({"import_s": _t1 - _t0, "boto3_file": boto3.__file__, "python": sys.version.split()[0]}))
 """
 
 
-def _sdk_client_costs(code: Path, layer: Path, runs: int) -> dict[str, float]:
-    """Fresh bundle interpreters (boto3 already imported): what a botocore session and its clients cost."""
-    samples: dict[str, list[float]] = {}
-    for i in range(runs + 1):
-        child = _bundle_python(["-c", _SDK_COST_CHILD, str(code), str(layer)])
-        if child.returncode != 0:
-            raise SystemExit(f"SDK cost probe failed:\n{child.stderr[-3000:]}")
-        if i:
-            for label, value in json.loads(child.stdout).items():
-                samples.setdefault(label, []).append(value)
-    return {f"{label}_ms": median_ms(values) for label, values in samples.items()}
+def _bundle_child(name: str, code: Path, layer: Path, python: str, function: dict[str, Any],
+                  recorded: dict[str, Any]) -> dict[str, Any]:
+    if name == "boto3":
+        child = _bundle_python(["-c", _BOTO3_CHILD, str(code), str(layer)], python=python)
+    else:
+        source = (_FIRST_CHILD.replace("CANNED_SOURCE", inspect.getsource(CannedBotocore))
+                  .replace("OUTCOME_SOURCE", inspect.getsource(outcome))
+                  .replace("FORBIDDEN", repr(FORBIDDEN_IN_LAMBDA)))
+        folder = Path(recorded["folder"])
+        env = {**_CHILD_ENV_BASE, **recorded["env"], "PATH": os.environ.get("PATH", ""),
+               "HOME": tempfile.gettempdir(), "AWS_LAMBDA_FUNCTION_NAME": f"mesh-{name}",
+               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function["memory_mb"])}
+        child = _bundle_python(["-c", source, str(code), str(layer), f"runtime.handlers.{name}",
+                                str(folder / "answers.pickle"), str(folder / "event.json"), f"mesh-{name}",
+                                str(function["memory_mb"])], env=env, python=python)
+    if child.returncode != 0:
+        raise SystemExit(f"the cold {name} child failed:\n{child.stderr[-3000:]}")
+    answer: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    if name != "boto3" and (answer["missing"] or answer["outcome"] != recorded["outcome"]
+                            or dict(sorted(answer["served"].items())) != recorded["recorded_calls"]):
+        raise SystemExit(f"the cold {name} child answered differently from the recorded run: {answer} vs "
+                         f"{recorded['outcome']} {recorded['recorded_calls']}")
+    return answer
 
 
-# -- report ---------------------------------------------------------------------------------------------------------
+def runtime_python(runtime: str) -> str:
+    """The functions' Python (``python3.12``), so that the bundle's own bytecode is what gets loaded."""
+    from constructs_lib.runtime_bundle import bytecode_python
+
+    python = bytecode_python(runtime.removeprefix("python"))
+    if python is None:
+        raise SystemExit(f"no local {runtime} interpreter: the bundle's bytecode is for {runtime} (pyenv install)")
+    return python
+
+
+def bench_first_invocations(synth: dict[str, Any], recorded: dict[str, dict[str, Any]],
+                            args: argparse.Namespace) -> dict[str, Any]:
+    """Fresh interpreters of the functions' Python per function, rounds interleaved (function order rotated)."""
+    functions = synth["functions"]
+    sdk = next(Path(layer["dir"]) for layer in synth["layers"].values()
+               if "Pinned AWS SDK" in layer["description"]) / "python"
+    code = Path(functions["forget"]["code_dir"])
+    python = runtime_python(functions["forget"]["runtime"])
+    names = (*MEASURED, "boto3")
+    samples: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for round_ in range(args.warmup + args.runs):
+        order = names[round_ % len(names):] + names[:round_ % len(names)]
+        for name in order:
+            answer = _bundle_child(name, code, sdk, python, functions.get(name, {}), recorded.get(name, {}))
+            if round_ >= args.warmup:
+                samples[name].append(answer)
+    result: dict[str, Any] = {"runs": args.runs, "warmup_rounds": args.warmup, "python": python,
+                              "python_version": samples["boto3"][-1].get("python") or
+                              samples[MEASURED[0]][-1]["python"]}
+    for name in MEASURED:
+        runs = samples[name]
+        result[name] = {
+            "first_invocation_ms": _summary([r["first_invocation_s"] * 1e3 for r in runs]),
+            "import_only_ms": _summary([r["import_s"] * 1e3 for r in runs]),
+            "samples_ms": [round(r["first_invocation_s"] * 1e3, 1) for r in runs],
+            "outcome": runs[-1]["outcome"],
+            "calls_served": dict(sorted(runs[-1]["served"].items())),
+            "sys_modules_after": runs[-1]["modules"],
+            "bundled_modules_loaded": runs[-1]["bundled_modules"],
+            "bundled_modules_from_bytecode": runs[-1]["from_bytecode"],
+            "forbidden_loaded": sorted({f for r in runs for f in r["forbidden"]}),
+            "modules_from_elsewhere": sorted({m for r in runs for m in r["elsewhere"]}),
+            "boto3_file": runs[-1]["boto3_file"],
+            "site_imported": any(r["site_imported"] for r in runs),
+        }
+    result["boto3 (import only)"] = {"import_only_ms": _summary([r["import_s"] * 1e3 for r in samples["boto3"]])}
+    result["sdk_layer_python_dir"] = str(sdk)
+    return result
 
 
 def _machine() -> dict[str, Any]:
@@ -1145,7 +709,7 @@ def _machine() -> dict[str, Any]:
         mem_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
     except (OSError, StopIteration):
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in ("aws-lambda-powertools", "aws-cdk-lib", "moto"):
         try:
             from importlib.metadata import version
@@ -1154,7 +718,7 @@ def _machine() -> dict[str, Any]:
         except Exception:
             versions[dist] = None
     return {
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_model": cpu,
@@ -1172,45 +736,56 @@ def _target(value: Any, rule: str, ok: bool) -> dict[str, Any]:
     return {"value": value, "target": rule, "pass": bool(ok)}
 
 
+
+
 def build_report(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     load_before = os.getloadavg()
-    bundle = bench_bundle(workdir)
-    imports = bench_imports(bundle, workdir, args)
+    synth = synthesize_bundle(workdir)
+    bundle = bench_bundle(synth)
+    canned = CannedBotocore()
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    canned.install(BUILTIN_HANDLERS)
+    recorded = {name: record_invocation(name, synth["functions"][name], workdir, canned) for name in MEASURED}
+    first = bench_first_invocations(synth, recorded, args)
     load_after = os.getloadavg()
 
-    source = imports["source"]
-    boto3_ms = source["boto3"]["median_ms"]
-    handler_ms = {name: source[f"runtime.handlers.{name}"]["median_ms"] for name in FUNCTIONS}
-    ratios = {name: round(ms / boto3_ms, 3) for name, ms in handler_ms.items()}
-    bytecode = imports["bytecode"]
-    boto3_pyc_ms = bytecode["boto3"]["median_ms"]
     zip_by_function = {name: bundle["per_function"][name]["code_zip_bytes"] for name in FUNCTIONS}
+    orchestrator = ("not measured here: benchmarks/results/turn_latency.json (cold_first_turn_ratio_vs_boto3, "
+                    "detail.cold.mesh_first_invocation_ms) measures its whole first turn from this bundle")
     report: dict[str, Any] = {
         "benchmark": "lambda_cold_start",
         "command": COMMAND,
         "machine": {**_machine(), "load_average_1m_at_start": round(load_before[0], 2),
                     "load_average_1m_at_end": round(load_after[0], 2)},
-        # -- required keys
         "bundle_zip_bytes": zip_by_function,
-        "bundle_zip_bytes_note": "all five functions share ONE code asset (same S3 key); each value is that asset "
-                                 "zipped. The SDK layer (boto3/botocore) and the orchestrator's workers layer are "
-                                 "separate zips, reported below.",
+        "bundle_zip_bytes_note": "all six functions share ONE code asset (same S3 key); each value is that asset "
+                                 "zipped. The SDK layer (boto3/botocore) and the config layer "
+                                 "(/opt/mesh/workers.json, tenants.json) are separate zips, reported below.",
         "sdk_layer_zip_bytes": bundle["sdk_layer_zip"]["zip_bytes"],
-        "workers_layer_zip_bytes": bundle["workers_layer_zip"]["zip_bytes"],
-        "handler_init_ms": handler_ms,
-        "import_boto3_ms": boto3_ms,
-        "handler_init_ratio_to_boto3": ratios,
-        "handler_init_ms_bytecode": {name: bytecode[f"runtime.handlers.{name}"]["median_ms"] for name in FUNCTIONS},
-        "import_boto3_ms_bytecode": boto3_pyc_ms,
-        # The orchestrator's turn (warm memory critical path, the whole cold first turn against plain boto3) is
-        # measured by benchmarks/turn_latency.py on the turn production runs; no turn figure is kept here.
+        "config_layer_zip_bytes": bundle["config_layer_zip"]["zip_bytes"],
+        # The headline: import + module init + one representative event, as the bundle ships (source only).
+        "first_invocation_ms": {"orchestrator": orchestrator,
+                                **{name: first[name]["first_invocation_ms"] for name in MEASURED}},
+        "import_only_ms": {name: first[name]["import_only_ms"]["median_ms"] for name in MEASURED},
+        "import_only_ms_boto3": first["boto3 (import only)"]["import_only_ms"]["median_ms"],
+        "events": {
+            "forget": "DELETE /memories (HTTP API, JWT claims) for a user with 20 vectors, events and records",
+            "lifecycle": "one SQS job-step message continuing a forget job that ran out of time",
+            "summarizer": "one SQS summary job for a session of two turns (the user's index exists)",
+            "tenants": "PUT /tenants/{tenant_id} (operator API, IAM-authorized)",
+            "retention": "an EventBridge scheduled event; two users' vectors past the retention period",
+        },
         "orchestrator_turn": "see benchmarks/results/turn_latency.json",
-        # -- details
         "bundle": bundle,
-        "imports": imports,
+        "first_invocations": first,
+        "recorded": {name: {k: v for k, v in r.items() if k not in ("folder", "env")}
+                     | {"env_names": sorted(r["env"])} for name, r in recorded.items()},
         "scopes": _scopes(),
     }
+    sdk_prefix = first["sdk_layer_python_dir"] + os.sep
+    every = [first[name] for name in MEASURED]
     report["targets"] = {
         "bundle_zip_bytes": _target(max(zip_by_function.values()), f"<= {TARGET_ZIP_BYTES} B (5 MiB) per function",
                                     max(zip_by_function.values()) <= TARGET_ZIP_BYTES),
@@ -1219,162 +794,103 @@ def build_report(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "unzipped code+layers <= 250 MiB, zips <= 50 MiB",
             all(f["code_and_layers_unzipped_bytes"] <= MAX_UNZIPPED_BYTES for f in bundle["per_function"].values())
             and max(bundle["sdk_layer_zip"]["zip_bytes"], *zip_by_function.values()) <= MAX_DIRECT_ZIP_BYTES),
-        "shared_code_asset": _target(bundle["shared_code_asset"], "one code asset for all five functions",
+        "shared_code_asset": _target(bundle["shared_code_asset"], "one code asset for all six functions",
                                      bundle["shared_code_asset"]),
-        **{f"handler_init_ratio.{name}": _target(ratio, f"<= {TARGET_IMPORT_RATIO} x import_boto3_ms",
-                                                 ratio <= TARGET_IMPORT_RATIO) for name, ratio in ratios.items()},
-        "boto3_from_sdk_layer": _target(imports["isolation_probe"]["boto3_file"], "from the SDK layer only",
-                                        imports["isolation_probe"]["boto3_from_sdk_layer"]
-                                        and not imports["isolation_probe"]["modules_from_outside_bundle_and_stdlib"]),
-        "forbidden_modules": _target(
-            sorted({f for v in ("source", "bytecode") for m in imports[v].values() for f in m["forbidden_loaded"]}),
-            "none loaded",
-            not any(m["forbidden_loaded"] for v in ("source", "bytecode") for m in imports[v].values())),
+        "boto3_from_sdk_layer": _target(
+            sorted({str(m["boto3_file"]) for m in every}),
+            "boto3 from the SDK layer only, nothing from outside the bundle and the stdlib, no site",
+            all(str(m["boto3_file"]).startswith(sdk_prefix) and not m["modules_from_elsewhere"]
+                and not m["site_imported"] for m in every)),
+        "bundle_bytecode_used": _target(
+            {name: f"{first[name]['bundled_modules_from_bytecode']}/{first[name]['bundled_modules_loaded']}"
+             for name in MEASURED},
+            "every module loaded from the code asset and the SDK layer comes from the bundle's own .pyc",
+            all(m["bundled_modules_from_bytecode"] == m["bundled_modules_loaded"] for m in every)),
+        "forbidden_modules": _target(sorted({f for m in every for f in m["forbidden_loaded"]}), "none loaded",
+                                     not any(m["forbidden_loaded"] for m in every)),
+        "replayed_as_recorded": _target({name: recorded[name]["outcome"] for name in MEASURED},
+                                        "every child: same outcome, same calls, none unanswered",
+                                        True),  # a child that does not raises SystemExit
+        "environment_resolved": _target({name: recorded[name]["unresolved_env"] for name in MEASURED},
+                                        "every synthesized variable has a value",
+                                        not any(recorded[name]["unresolved_env"] for name in MEASURED)),
     }
-    report["iterations"] = {k: v for k, v in vars(args).items() if k not in ("output", "keep_workdir")}
+    report["iterations"] = {"runs": args.runs, "warmup_rounds": args.warmup, "note": args.note}
     report["total_wall_s"] = round(time.perf_counter() - started, 1)
     return report
-
-
-def _handoff_env_from_process() -> dict[str, str]:
-    """The orchestrator environment the in-process run used (for the cold-start children)."""
-    keys = [k for k in os.environ if k.startswith(("MESH_", "POWERTOOLS_"))]
-    return {k: os.environ[k] for k in (*keys, "LOG_LEVEL", "AWS_LAMBDA_FUNCTION_NAME") if k in os.environ}
 
 
 def _scopes() -> dict[str, str]:
     return {
         "bundle_zip_bytes": (
             "The sample mesh (cdk.json) synthesized in a child process with bundling on: RuntimeBundle's local pip "
-            "bundling (arm64, python3.12 wheels), one code asset shared by the five functions (runtime/ without "
+            "bundling (arm64, python3.12 wheels), one code asset shared by the six functions (runtime/ without "
             "integrations and testing, plus aws-lambda-powertools and typing-extensions), zipped as cdk-assets "
             "zips an asset directory. The SDK layer (boto3, botocore, s3transfer, jmespath, python-dateutil, six, "
-            "urllib3) and the workers config layer (/opt/mesh/workers.json, orchestrator only) are separate zips."
+            "urllib3) and the config layer (/opt/mesh/workers.json and tenants.json, for the functions that read "
+            "them) are separate zips."
         ),
-        "handler_init_ms": (
-            "Median over fresh interpreters (interleaved rounds, module order rotated, after warm-up rounds) of "
-            "time.perf_counter() around importlib.import_module('runtime.handlers.<name>') inside the child. The "
-            "child is this Python with -I -S -B: no site-packages, no PYTHON* environment, no cwd on sys.path, no "
-            "bytecode written; sys.path starts with the code asset directory and the SDK layer's python/ "
-            "directory, as Lambda puts /var/task and /opt/python first. The asset is used as CDK bundled it: "
-            "source only, no __pycache__ (as on Lambda, where /var/task is read-only, so every cold start compiles "
-            "from source). *_bytecode repeats it on a copy precompiled for this Python (compileall, unchecked-hash)."
-            " Without site, stdlib modules the Lambda bootstrap would already have loaded are counted here. The "
-            "bundle targets python3.12/arm64 and is imported by this machine's Python (see machine): it holds "
-            "pure-Python wheels only (bundle.native_libraries is empty), so the same files import; Lambda's CPU "
-            "(in proportion to memory: one vCPU at 1,769 MB) and Python 3.12 will give other absolute numbers."
+        "first_invocation_ms": (
+            "Per function, median (min, max, n) over fresh interpreters of time.perf_counter() from before "
+            "importing runtime.handlers.<name> to the return of its first handler call with one representative "
+            "event (see events): import, module init, settings, sessions and clients, service models and endpoint "
+            "rules, credentials (AssumeRole answered), the handler's work, Powertools logs and metrics (written to "
+            "a discarding stdout). The child is the functions' Python (the synthesized Runtime, from pyenv: see "
+            "first_invocations.python) with -I -S -B (no site-packages, no PYTHON* environment, no cwd on "
+            "sys.path, no bytecode written); sys.path starts with the synthesized code asset directory and the SDK "
+            "layer's python/ directory, as Lambda puts /var/task and /opt/python first, so the bundle's own "
+            "unchecked-hash .pyc files are loaded as on Lambda (targets.bundle_bytecode_used). Its environment is "
+            "the function's synthesized Environment.Variables (literal values as synthesized, resource names "
+            "pointed at the emulation). Every AWS call is answered at botocore's before-call seam with the parsed "
+            "response the emulation gave the same invocation in this process (in recorded order per operation, "
+            "error answers with their status); so signing, HTTP and service time are excluded, and the child must "
+            "reach the same outcome with the same calls and none unanswered. The canned-answer set-up (importing "
+            "botocore.handlers, unpickling the answers) is inside the timed span. Rounds interleave the functions "
+            "(order rotated) after warm-up rounds. The bundle holds pure-Python wheels only for arm64, so it runs "
+            "unchanged on this x86_64 machine; Lambda's CPU (one vCPU at 1,769 MB, less below) gives other "
+            "absolute numbers."
         ),
-        "import_boto3_ms": "The same child and path as handler_init_ms, timing import_module('boto3').",
-        "orchestrator_overhead_p50_ms": (
-            "One delegated handoff (HTTP API event, JWT claims, supervisor answers with 'HANDOFF: billing', billing "
-            "is a Bedrock Agent in another account) through runtime.handlers.orchestrator.handler in a warm "
-            "container (module state, boto3 clients and cached TVM/worker credentials from the emulated run). "
-            "Every AWS call is answered at botocore's before-call event with the parsed response the emulation "
-            "returned for it (model-checked, strict emulation): 3 CreateEvent, 1 InvokeModel (the query "
-            "embedding: its cached response), 1 QueryVectors, 3 RetrieveMemoryRecords, 2 InvokeAgent (event "
-            "streams rebuilt from their wire bytes and decoded by botocore). Included: event parsing, identity, "
-            "routing, worker lookup, deadline checks, the retriever's fan-out/merge/rendering, memory context, "
-            "botocore's client side up to before-call for all 10 calls (parameter validation, endpoint rules, "
-            "serialization incl. the 1024-float query vector), decoding the agents' event streams and the "
-            "embedding's JSON body, Powertools JSON logs and EMF metrics (written to a discarding stdout), "
-            "the response. Excluded: signing, HTTP, network and service latency, botocore's parsing of the "
-            "non-streaming responses, STS (credentials cached), the embedding model itself."
+        "import_only_ms": (
+            "Import only: the part of the same span up to the end of importing runtime.handlers.<name>. The "
+            "handlers import boto3, Powertools and the stores lazily, so this is not a cold start. "
+            "'boto3 (import only)' is import boto3 alone in the same kind of interpreter, for reference."
         ),
-        "orchestrator_overhead_ab_prototype_p50_ms": (
-            "Proposed fix 1 prototyped in the benchmark only (runtime unchanged): on the handler's s3vectors client, "
-            "before-parameter-build swaps the 1024-float query vector for a one-float placeholder and before-call "
-            "puts it back into the serialized body with json.dumps (wire body checked byte-identical). Measured in "
-            "interleaved blocks of 50 handoffs against the unmodified handler (orchestrator_overhead_ab_as_is_p50_ms)"
-            ", so machine-load drift hits both alike."
-        ),
-        "orchestrator_emulated_p50_ms": (
-            "The same handoff with every call served by emulated_aws(strict=True) + scripted_agents: botocore "
-            "signing, the fakes' request/response model validation, the ABAC simulator, the fakes' search, the "
-            "scripted agents' event-stream encoding, LocalHashEmbedder embeddings and response parsing."
-        ),
-        "orchestrator_cold_total_ms": (
-            "Fresh interpreter from the bundle (same flags and path as handler_init_ms), one cold container: "
-            "import the orchestrator handler; install the canned answers (imports botocore.handlers and "
-            "unpickles the answers); import what the first invocation would import lazily (LAZY_MODULES: boto3, "
-            "Powertools, the runtime's stores, retriever, credentials, embeddings, settings); then the first "
-            "invocation (sessions and 5 clients created, service models and endpoint rules loaded, TVM and "
-            "worker credentials from canned AssumeRole answers, the handoff). Sum of the four segments, median "
-            "over runs; the second invocation is reported beside it. *_bytecode on the precompiled copy."
+        "orchestrator": (
+            "The orchestrator's first invocation (a delegated handoff turn) is measured from the same bundle by "
+            "benchmarks/turn_latency.py against a plain-boto3 handler making the same calls; not repeated here."
         ),
     }
 
 
 def print_summary(report: dict[str, Any]) -> None:
-    targets, machine = report["targets"], report["machine"]
-    bundle, cold = report["bundle"], report["orchestrator_cold"]
-
-    def verdict(key: str) -> str:
-        t = targets.get(key)
-        return f"{t['target']:<42} {'PASS' if t['pass'] else 'FAIL'}" if t else "(reference)"
-
-    rows = [
-        ("bundle_zip_bytes (shared code asset)", f"{max(report['bundle_zip_bytes'].values()):,}", "bundle_zip_bytes"),
-        ("sdk_layer_zip_bytes", f"{report['sdk_layer_zip_bytes']:,}", None),
-        ("workers_layer_zip_bytes", f"{report['workers_layer_zip_bytes']:,}", None),
-        ("code + layers unzipped (orchestrator)",
-         f"{bundle['per_function']['orchestrator']['code_and_layers_unzipped_bytes']:,}",
-         "bundle_within_lambda_quotas"),
-        ("import_boto3_ms (source / bytecode)",
-         f"{report['import_boto3_ms']:.1f} / {report['import_boto3_ms_bytecode']:.1f}", None),
-    ]
-    for name in FUNCTIONS:
-        rows.append((f"handler_init_ms.{name} (ratio)",
-                     f"{report['handler_init_ms'][name]:.1f} ({report['handler_init_ratio_to_boto3'][name]:.2f}x)",
-                     f"handler_init_ratio.{name}"))
-    rows += [
-        ("boto3 from SDK layer", str(targets["boto3_from_sdk_layer"]["pass"]), "boto3_from_sdk_layer"),
-        ("orchestrator_overhead_p50_ms / p99",
-         f"{report['orchestrator_overhead_p50_ms']:.3f} / {report['orchestrator_overhead_p99_ms']:.3f}",
-         "orchestrator_overhead_p50_ms"),
-        ("  (process CPU p50)", f"{report['orchestrator_overhead_process_cpu_p50_ms']:.3f}", None),
-        ("  A/B: as is / query-vector json prototype",
-         f"{report['orchestrator_overhead_ab_as_is_p50_ms']:.3f} / "
-         f"{report['orchestrator_overhead_ab_prototype_p50_ms']:.3f}", None),
-        ("orchestrator_emulated_p50_ms / p99",
-         f"{report['orchestrator_emulated_p50_ms']:.2f} / {report['orchestrator_emulated_p99_ms']:.2f}", None),
-    ]
-    for variant in ("source", "bytecode"):
-        c = cold[variant]
-        rows.append((f"orchestrator cold start ms ({variant})",
-                     f"{c['cold_total_ms']:.0f} = {c['handler_import_ms']:.0f} + "
-                     f"{c['sdk_event_handlers_and_answers_setup_ms'] + c['lazy_imports_ms']:.0f} + "
-                     f"{c['first_invocation_ms']:.0f}", None))
-    rows.append(("  (= handler import + SDK/lazy imports + 1st call)", "", None))
-    width = max(len(r[0]) for r in rows)
-    print(f"{'metric':<{width}}  {'value':<32} target")
-    print("-" * (width + 75))
-    for name, value, key in rows:
-        print(f"{name:<{width}}  {value:<32} {verdict(key) if key else '(reference)' if value else ''}")
-    print(f"\nmachine: {machine['cpu_model']} x{machine['cpu_count']}, Python {machine['python']}, boto3 "
-          f"{machine['boto3']}, load average {machine['load_average_1m_at_start']} -> "
-          f"{machine['load_average_1m_at_end']}; total {report['total_wall_s']} s")
+    targets, machine, first = report["targets"], report["machine"], report["first_invocations"]
+    print(f"{'function':<14} {'first invocation ms, median (min-max)':<40} import only ms")
+    for name in MEASURED:
+        total, imported = first[name]["first_invocation_ms"], first[name]["import_only_ms"]
+        print(f"{name:<14} {total['median_ms']:>7.1f} ({total['min_ms']:.0f}-{total['max_ms']:.0f}, n={total['n']})"
+              f"{'':<18} {imported['median_ms']:.1f}")
+    print(f"{'orchestrator':<14} see benchmarks/results/turn_latency.json")
+    print(f"reference: import boto3 alone {report['import_only_ms_boto3']:.1f} ms (import only); "
+          f"Python {first['python_version']}")
+    print(f"bundle: code asset {max(report['bundle_zip_bytes'].values()):,} B zipped, SDK layer "
+          f"{report['sdk_layer_zip_bytes']:,} B")
+    for key, target in targets.items():
+        print(f"  {key:<28} {'PASS' if target['pass'] else 'FAIL'}  ({target['target']})")
+    print(f"machine: {machine['cpu_model']} x{machine['cpu_count']}, load average "
+          f"{machine['load_average_1m_at_start']} -> {machine['load_average_1m_at_end']}; "
+          f"total {report['total_wall_s']} s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON results")
-    parser.add_argument("--import-runs", type=int, default=9, help="fresh interpreters per module and variant")
-    parser.add_argument("--import-warmup", type=int, default=1, help="untimed rounds first (page cache)")
-    parser.add_argument("--cold-runs", type=int, default=7, help="cold orchestrator interpreters per variant")
-    parser.add_argument("--emulated-iterations", type=int, default=200)
-    parser.add_argument("--emulated-warmup", type=int, default=20)
-    parser.add_argument("--overhead-iterations", type=int, default=1500)
-    parser.add_argument("--overhead-warmup", type=int, default=200)
-    parser.add_argument("--part-iterations", type=int, default=300)
-    parser.add_argument("--profile-iterations", type=int, default=150, help="cProfile handoffs (0: none)")
-    parser.add_argument("--prototype-iterations", type=int, default=600,
-                        help="handoffs with the query-vector serialization prototype")
-    parser.add_argument("--seed-vectors", type=int, default=40)
-    parser.add_argument("--seed-records", type=int, default=8, help="AgentCore records per namespace")
+    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per function and variant")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (page cache)")
+    parser.add_argument("--note", default="", help="a note kept in the results (e.g. why fewer runs)")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the bundle and answers for inspection")
     args = parser.parse_args(argv)
-    if args.import_runs < 7 or args.cold_runs < 7:
-        parser.error("--import-runs and --cold-runs must be at least 7")
+    if args.runs < 5:
+        parser.error("--runs must be at least 5")
 
     # Offline and deterministic for the in-process part: fake credentials, no profile files, no IMDS.
     os.environ.update({k: v for k, v in _CHILD_ENV_BASE.items() if k != "LANG"})
