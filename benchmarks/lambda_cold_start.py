@@ -88,8 +88,9 @@ class CannedBotocore:
     resolved the endpoint and serialized the request, and before signing and sending; a handler returning
     ``(http_response, parsed)`` answers the call (botocore's documented event seam, the one moto and the
     project's emulation use). Answers are keyed by operation plus what tells calls of one handoff apart (the
-    namespace, the agent, the role of a recorded turn, the assumed role); calls with the same key are answered in
-    the order they were recorded (the last answer repeats if more come). Streaming members (the agent's event
+    namespace, the agent, the role of a recorded turn, the assumed role); calls with the same key get the last
+    answer recorded for it, or, with ``sequenced``, the answers in recorded order (the last repeating). Streaming
+    members (the agent's event
     stream, InvokeModel and InvokeAgentRuntime bodies) are stored as their wire bytes and rebuilt as fresh
     botocore ``EventStream`` / ``StreamingBody`` objects per call, so the handler still decodes them.
     """
@@ -103,6 +104,9 @@ class CannedBotocore:
         self.active = False
         self.served: dict[str, int] = {}
         self._next: dict[Any, int] = {}
+        #: Answer a recorded error with its HTTP status, so botocore raises it (off: served as a 200).
+        self.error_status = False
+        self.sequenced = False
         self.missing: list[Any] = []
         self._ok: Any = None
 
@@ -167,7 +171,7 @@ class CannedBotocore:
         if not entries:
             self.missing.append(key)
             raise RuntimeError(f"no canned answer for {key}: the benchmark never sends a request")
-        position = self._next.get(key, 0)
+        position = self._next.get(key, 0) if self.sequenced else len(entries) - 1
         self._next[key] = position + 1
         parsed, streams = entries[min(position, len(entries) - 1)]
         if streams:
@@ -180,7 +184,7 @@ class CannedBotocore:
             self._ok = AWSResponse("https://canned.invalid/", 200, {}, None)
         name = f"{service}.{model.name}"
         self.served[name] = self.served.get(name, 0) + 1
-        if "Error" in parsed:  # a recorded error answer: botocore raises it only for an error status
+        if self.error_status and "Error" in parsed:  # botocore raises an error answer only for an error status
             status = (parsed.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 400
             return AWSResponse("https://canned.invalid/", status, {}, None), parsed
         return self._ok, parsed
@@ -571,6 +575,7 @@ import botocore.handlers
 CANNED_SOURCE
 OUTCOME_SOURCE
 canned = CannedBotocore()
+canned.error_status = canned.sequenced = True
 with open(answers_path, "rb") as handle:
     canned.answers = pickle.load(handle)
 canned.install(botocore.handlers.BUILTIN_HANDLERS)
