@@ -35,15 +35,19 @@ from runtime.identity import Identity, log_ref, validate_actor_id, validate_inde
 from runtime.records import DeleteReport, MemoryQuery, MemoryRecord
 from runtime.stores import _vector_json
 from runtime.stores._limits import (
-    DraftWriter,
+    CURRENT_FILTER,
     DEFAULT_CONTENT_MAX_BYTES,
     MAX_KEYS_PER_DELETE,
+    MAX_KEYS_PER_GET,
     MAX_LIST_PAGE,
     MAX_VECTORS_PER_PUT,
     NON_FILTERABLE_KEYS,
+    DraftWriter,
+    PreparedVector,
     check_vector,
     last_per_key,
     metadata_matches,
+    neighbour_of,
     record_from_metadata,
     similarity_from_distance,
     summary_key,
@@ -53,6 +57,7 @@ from runtime.stores._limits import (
     validate_query,
     vector_filter,
 )
+from runtime.stores.consolidation import DEFAULT_POLICY, STATE_CURRENT, ConsolidationPolicy, Neighbour
 
 __all__ = ["S3VectorsMemoryStore", "summary_key"]
 
@@ -78,7 +83,9 @@ class S3VectorsMemoryStore(DraftWriter):
         content_max_bytes: int = DEFAULT_CONTENT_MAX_BYTES,
         clock: Callable[[], float] = time.time,
         index_dimension: int | None = None,
+        consolidation: ConsolidationPolicy | None = None,
     ) -> None:
+        self.consolidation = consolidation
         if not isinstance(bucket_name, str) or not 3 <= len(bucket_name) <= 63:
             raise InvalidInputError("bucket_name", bucket_name, "must be an S3 vector bucket name of 3-63 characters")
         self._broker = broker
@@ -96,7 +103,9 @@ class S3VectorsMemoryStore(DraftWriter):
         return self.index_prefix + validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
 
     @classmethod
-    def from_settings(cls, broker: Any, settings: Any, embedder: Any) -> "S3VectorsMemoryStore":
+    def from_settings(
+        cls, broker: Any, settings: Any, embedder: Any, *, consolidation: ConsolidationPolicy | None = DEFAULT_POLICY
+    ) -> S3VectorsMemoryStore:
         """The store a deployment's MESH_* settings (runtime.settings.MemorySettings) describe."""
         return cls(
             broker,
@@ -105,6 +114,7 @@ class S3VectorsMemoryStore(DraftWriter):
             embedder=embedder,
             content_max_bytes=settings.content_max_bytes,
             index_dimension=settings.embedding_dimension,
+            consolidation=consolidation,
         )
 
     def _client(self, tenant_id: str, actor_id: str | None) -> Any:
@@ -129,6 +139,58 @@ class S3VectorsMemoryStore(DraftWriter):
                 vectors=[{"key": v.key, "data": {"float32": v.data}, "metadata": v.metadata} for v in batch],
             )
         return [vector.key for vector in prepared]
+
+    # -- one memory: consolidation and edits (all within the user's own index) -----------------------
+
+    def _neighbours(self, identity: Identity, vector: PreparedVector, count: int) -> list[Neighbour]:
+        tenant_id, actor_id = identity.tenant_id, identity.actor_id
+        response = self._call(
+            self._client(tenant_id, actor_id).query_vectors,
+            "QueryVectors",
+            tenant_id,
+            actor_id,
+            vectorBucketName=self.bucket_name,
+            indexName=self.index_name(tenant_id, actor_id),
+            topK=count,
+            queryVector={"float32": vector.data},
+            filter={"$and": [{"actor": {"$eq": actor_id}}, {"type": {"$eq": vector.metadata["type"]}},
+                             CURRENT_FILTER]},
+            returnMetadata=True,
+            returnDistance=True,
+        )
+        metric = response.get("distanceMetric", "cosine")
+        return [
+            neighbour_of(item["key"], similarity_from_distance(item.get("distance"), metric), item["metadata"])
+            for item in response.get("vectors", [])
+            if (item.get("metadata") or {}).get("actor") == actor_id
+            and item["metadata"].get("state", STATE_CURRENT) == STATE_CURRENT
+        ]
+
+    def _fetch(self, identity: Identity, keys: Sequence[str]) -> list[PreparedVector]:
+        tenant_id, actor_id = identity.tenant_id, identity.actor_id
+        client = self._client(tenant_id, actor_id)
+        found: list[PreparedVector] = []
+        for start in range(0, len(keys), MAX_KEYS_PER_GET):
+            response = self._call(
+                client.get_vectors,
+                "GetVectors",
+                tenant_id,
+                actor_id,
+                vectorBucketName=self.bucket_name,
+                indexName=self.index_name(tenant_id, actor_id),
+                keys=list(keys[start : start + MAX_KEYS_PER_GET]),
+                returnData=True,
+                returnMetadata=True,
+            )
+            for item in response.get("vectors", []):
+                metadata = item.get("metadata") or {}
+                if metadata.get("actor") == actor_id:
+                    found.append(PreparedVector(item["key"], list(item["data"]["float32"]), dict(metadata)))
+        return found
+
+    def _remove(self, identity: Identity, keys: Sequence[str]) -> None:
+        self._delete_keys(self._client(identity.tenant_id, identity.actor_id), identity.tenant_id,
+                          identity.actor_id, keys)
 
     # -- reads -------------------------------------------------------------------------------------
 
