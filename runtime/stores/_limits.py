@@ -461,7 +461,8 @@ class DraftWriter:
         draft = MemoryDraft(content=content, kind=str(old.metadata.get("type", "note")),
                             agent=old.metadata.get("agent"), session_id=old.metadata.get("session"))
         (vector,) = self._prepare(identity, [draft], keys=[key])
-        kept: dict[str, Any] = {name: old.metadata[name] for name in ("state", "supersedes", "superseded_by") if name in old.metadata}
+        history = ("state", "supersedes", "superseded_by")
+        kept: dict[str, Any] = {name: old.metadata[name] for name in history if name in old.metadata}
         self._write(identity, [PreparedVector(key, vector.data, {**vector.metadata, **kept})])
         return WriteResult(key, UPDATED)
 

@@ -244,6 +244,30 @@ class S3VectorsMemoryStore(DraftWriter):
         records.sort(key=lambda record: (-(record.stored_at or 0), record.key))
         return records
 
+    def list_page(
+        self, tenant_id: str, actor_id: str, *, token: str | None, max_results: int
+    ) -> tuple[list[MemoryRecord], str | None]:
+        """One ListVectors page of the user's own index (its order) and the next token; history included."""
+        tenant_id = validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
+        actor_id = validate_actor_id(actor_id)
+        request: dict[str, Any] = {
+            "vectorBucketName": self.bucket_name,
+            "indexName": self.index_name(tenant_id, actor_id),
+            "maxResults": max(1, min(MAX_LIST_PAGE, max_results)),
+            "returnMetadata": True,
+        }
+        if token:
+            request["nextToken"] = token
+        client = self._client(tenant_id, actor_id)
+        page = self._call(client.list_vectors, "ListVectors", tenant_id, actor_id, **request)
+        records = [
+            record_from_metadata(item["key"], item.get("metadata") or {}, tenant_id=tenant_id, source=self.name,
+                                 score=None)
+            for item in page.get("vectors", [])
+            if (item.get("metadata") or {}).get("actor") == actor_id
+        ]
+        return records, page.get("nextToken") or None
+
     def _scan(self, client: Any, tenant_id: str, actor_id: str | None) -> Iterator[tuple[dict, dict]]:
         """Yield (vector, metadata) for every vector of the tenant's index, following nextToken."""
         request: dict[str, Any] = {
