@@ -95,11 +95,14 @@ class MemoryRetriever:
         result = self.retrieve_result(query)
         return list(result.records)
 
-    def retrieve_result(self, query: MemoryQuery, *, timeout_s: float | None = None) -> RetrievalResult:
+    def retrieve_result(
+        self, query: MemoryQuery, *, timeout_s: float | None = None, min_score: float | None = None
+    ) -> RetrievalResult:
         """Like :meth:`retrieve`, but also reports the backends that failed.
 
         ``timeout_s`` (default: the retriever's) bounds this call: every backend then runs on the pool and the
-        caller waits at most that long, so one slow backend costs the budget, never more.
+        caller waits at most that long, so one slow backend costs the budget, never more. ``min_score`` replaces
+        the relevance's minimum for this call.
         """
         if not isinstance(query, MemoryQuery):
             raise InvalidInputError("query", f"<{type(query).__name__}>", "must be a runtime.records.MemoryQuery")
@@ -124,7 +127,8 @@ class MemoryRetriever:
             if not isinstance(answer, BackendFailure)
             for record in answer
         ]
-        return RetrievalResult(records=tuple(self._merge(found, query.top_k)), errors=failures)
+        relevance = self.relevance if min_score is None else replace(self.relevance, min_score=min_score)
+        return RetrievalResult(records=tuple(self._merge(found, query.top_k, relevance)), errors=failures)
 
     def render_memory_block(self, records: Sequence[MemoryRecord], *, budget_bytes: int = 4000) -> str:
         """See :func:`runtime.rendering.render_memory_block`."""
@@ -202,8 +206,7 @@ class MemoryRetriever:
 
     # -- merging --------------------------------------------------------------------------------------
 
-    def _merge(self, found: list[tuple[MemoryRecord, int]], top_k: int) -> list[MemoryRecord]:
-        relevance = self.relevance
+    def _merge(self, found: list[tuple[MemoryRecord, int]], top_k: int, relevance: Relevance) -> list[MemoryRecord]:
         now = relevance.clock()
         best: dict[str, tuple[float, int, int, MemoryRecord]] = {}
         for record, position in found:

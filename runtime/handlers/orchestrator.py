@@ -11,7 +11,8 @@ Routes (API Gateway HTTP API, payload format 2.0, JWT authorizer):
 
 Direct invoke (IAM, service to service): ``{"message", "session_id"?, "tenant_id", "actor_id", "worker"?,
 "end_session"?, "recall"?}``; without ``session_id`` the call is stateless: it reads long-term memory but writes
-nothing. ``recall`` (``{"kinds"?, "agent"?, "after"?, "before"?}``) narrows the memories the turn recalls.
+nothing. ``recall`` (``{"kinds"?, "agent"?, "after"?, "before"?, "min_score"?}``) narrows the memories the turn
+recalls.
 
 One turn: ONE recall round (vector query, AgentCore retrieval of every kind and the session's recent turns, all
 at once under one budget; a failing or slow backend only degrades it), the supervisor, maybe a worker, and ONE
@@ -71,7 +72,7 @@ ROUTE_DELETE_MEMORY = "DELETE /memories/{key}"
 ROUTES = (ROUTE_MESSAGE, ROUTE_END, ROUTE_SESSIONS, ROUTE_SESSION, ROUTE_DELETE_SESSION, ROUTE_MEMORIES,
           ROUTE_UPDATE_MEMORY, ROUTE_DELETE_MEMORY)
 DIRECT_FIELDS = ("message", "session_id", "tenant_id", "actor_id", "worker", "end_session", "recall")
-RECALL_FIELDS = ("kinds", "agent", "after", "before")
+RECALL_FIELDS = ("kinds", "agent", "after", "before", "min_score")
 MESSAGE_FIELDS = ("message", "worker", "end_session", "tenant_id", "actor_id")
 IDENTITY_FIELDS = ("tenant_id", "actor_id")
 
@@ -81,10 +82,10 @@ DEFAULT_TENANT_CLAIM = "custom:tenant_id"
 MAX_MESSAGE_BYTES = 16 * 1024
 #: Memories retrieved per message (before the memory block's byte budget).
 RECALL_TOP_K = 8
-#: Recall relevance (runtime.retriever.Relevance): memories below this score are dropped, a memory's score loses
-#: at most RECALL_RECENCY_WEIGHT of itself with age (half of that per RECALL_HALF_LIFE_S), and at most
-#: RECALL_PER_KIND memories of one kind are recalled.
-RECALL_MIN_SCORE = 0.05
+#: Recall relevance (runtime.retriever.Relevance): memories below the score are dropped (none by default; a
+#: direct invoke may set ``recall.min_score``), a memory's score loses at most RECALL_RECENCY_WEIGHT of itself
+#: with age (half of that per RECALL_HALF_LIFE_S), and at most RECALL_PER_KIND memories of one kind are recalled.
+RECALL_MIN_SCORE = 0.0
 RECALL_RECENCY_WEIGHT = 0.2
 RECALL_HALF_LIFE_S = 30 * 24 * 3600
 RECALL_PER_KIND = {"summary": 3, "turn": 3}
@@ -246,8 +247,13 @@ def _recall_filter(value: Any) -> Any:
     if not isinstance(value, Mapping):
         raise InvalidInputError("recall", f"<{type(value).__name__}>", "must be an object: kinds, agent, after, before")
     check_fields(value, RECALL_FIELDS, where="recall")
-    return MemoryFilter.build(kinds=value.get("kinds"), agent=value.get("agent"), after=value.get("after"),
-                              before=value.get("before"), where="recall.")
+    min_score = value.get("min_score")
+    if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
+                                  or not 0.0 <= min_score <= 1.0):
+        raise InvalidInputError("recall.min_score", min_score, "must be a number from 0 to 1")
+    wanted = MemoryFilter.build(kinds=value.get("kinds"), agent=value.get("agent"), after=value.get("after"),
+                                before=value.get("before"), where="recall.")
+    return wanted, min_score
 
 
 def _turn(body: Mapping[str, Any], session_id: str | None) -> _Turn:
@@ -425,13 +431,16 @@ def _recall_round(
             max_bytes=RECENT_TURN_BYTES,
         )
     query = MemoryQuery(tenant_id=identity.tenant_id, actor_id=identity.actor_id, text=message, top_k=RECALL_TOP_K)
+    min_score = None
     if recall is not None:
-        query = replace(query, kinds=recall.kinds, agent=recall.agent, stored_after=recall.after,
-                        stored_before=recall.before)
+        wanted, min_score = recall
+        query = replace(query, kinds=wanted.kinds, agent=wanted.agent, stored_after=wanted.after,
+                        stored_before=wanted.before)
     records: list[Any] = []
     failed: list[str] = []
     try:
-        result = mesh.retriever.retrieve_result(query, timeout_s=budget.remaining())
+        options = {} if min_score is None else {"min_score": min_score}
+        result = mesh.retriever.retrieve_result(query, timeout_s=budget.remaining(), **options)
         records = list(result.records)
         failed = [f"{failure.backend}:{failure.error.code}" for failure in result.errors]
     except MemoryMeshError as error:

@@ -295,7 +295,7 @@ def test_get_memories_lists_both_backends_for_the_caller_only(mesh):
 
 def test_get_memories_of_a_tenant_without_index_lists_agentcore_only(mesh):
     status, body = call(api_event("GET /memories", claims=claims_for("initech", "carol")))
-    assert status == 200 and body == {"memories": [], "count": 0}
+    assert status == 200 and body == {"memories": [], "count": 0, "next_cursor": None}
 
 
 # -- failures ---------------------------------------------------------------------------------------------
