@@ -5,8 +5,9 @@ index name or namespace would still succeed in tests. The simulator remembers ev
 request tags and the access key it returned) and then answers data-plane calls made with a tagged key the
 way IAM would under the TVM role's policy (DESIGN.md, "Security model"):
 
-- S3 Vectors: only the data-plane actions, and only on ``bucket/<bucket>/index/<prefix><TenantID>``
-  (one bucket ARN, never ``bucket/*``); anything else is AccessDeniedException.
+- S3 Vectors: only the data-plane actions (and creating the index), and only on the user indexes
+  ``bucket/<bucket>/index/<prefix><TenantID>.*`` (the actor's own with an ActorID tag); anything else is
+  AccessDeniedException.
 - AgentCore Memory: ``actorId`` must start with ``<TenantID>:`` (and equal ``<TenantID>:<ActorID>`` when the
   ActorID tag is present); a ``namespace``/``namespacePath`` must hold the actor segment ``/<TenantID>:``
   (``/<TenantID>:<ActorID>/`` with an ActorID tag); calls carrying neither are denied.
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from runtime.contract.memory import user_index_name
 from runtime.testing._model import ServiceError
 from runtime.testing.s3vectors_fake import partition_for
 
@@ -32,7 +34,7 @@ ACTOR_TAG = "ActorID"
 
 #: What the TVM policy grants on the tenant's own index.
 S3VECTORS_TENANT_ACTIONS = frozenset(
-    {"PutVectors", "GetVectors", "ListVectors", "QueryVectors", "DeleteVectors", "GetIndex"}
+    {"PutVectors", "GetVectors", "ListVectors", "QueryVectors", "DeleteVectors", "GetIndex", "CreateIndex"}
 )
 #: AgentCore actions the TVM grants on actor ids ``<TenantID>:*`` (``bedrock-agentcore:actorId``).
 AGENTCORE_ACTOR_ACTIONS = frozenset({"CreateEvent", "GetEvent", "ListEvents", "ListSessions"})
@@ -185,12 +187,13 @@ class AbacSimulator:
         elif service == "bedrock-agentcore":
             self._check_agentcore(session, operation, params)
 
-    def tenant_index_arn(self, tenant_id: str) -> str:
-        """The one index ARN the TVM policy allows a tenant."""
-        return (
-            f"arn:{partition_for(self.region)}:s3vectors:{self.region}:{self.account_id}:"
-            f"bucket/{self.bucket_name}/index/{self.index_prefix}{tenant_id}"
-        )
+    def index_allowed(self, resource: str, tenant_id: str, actor_id: str | None) -> bool:
+        """A user index of the session's tenant (``<prefix><TenantID>.*``), the actor's own with an ActorID tag."""
+        base = (f"arn:{partition_for(self.region)}:s3vectors:{self.region}:{self.account_id}:"
+                f"bucket/{self.bucket_name}/index/")
+        if actor_id is not None:
+            return resource == base + user_index_name(self.index_prefix, tenant_id, actor_id)
+        return resource.startswith(f"{base}{self.index_prefix}{tenant_id}.")
 
     def _deny(self, session: AssumedSession, service: str, operation: str, resource: str) -> ServiceError:
         return ServiceError(
@@ -214,7 +217,7 @@ class AbacSimulator:
             tenant is not None
             and self.bucket_name is not None
             and operation in self.s3vectors_actions
-            and resource == self.tenant_index_arn(tenant)
+            and self.index_allowed(resource, tenant, session.actor_id)
         )
         if not allowed:
             raise self._deny(session, "s3vectors", operation, resource)

@@ -654,21 +654,23 @@ def test_memories_created_with_legacy_namespaces_extract_too(aws, agentcore):
 # -- ABAC ------------------------------------------------------------------------------------------------
 
 
-def test_tenant_credentials_reach_only_their_own_index(aws, tenant_index, tenant_client):
-    tenant_index("acme")
-    tenant_index("globex")
+def test_tenant_credentials_reach_only_their_own_index(aws, tenant_client):
+    acme_index, globex_index = aws.mesh.index_name("acme", "alice"), aws.mesh.index_name("globex", "alice")
+    for name in (acme_index, globex_index):
+        aws.create_index(BUCKET, name, dimension=256)
+    index_arn = f"arn:aws:s3vectors:{REGION}:{aws.account_id}:bucket/{BUCKET}/index/"
     acme = tenant_client("s3vectors", "acme")
-    own = {"vectorBucketName": BUCKET, "indexName": "tenant-acme"}
+    own = {"vectorBucketName": BUCKET, "indexName": acme_index}
     acme.put_vectors(**own, vectors=[{"key": "k", "data": {"float32": [1.0] * 256}}])
     assert acme.query_vectors(**own, topK=1, queryVector={"float32": [1.0] * 256})["vectors"][0]["key"] == "k"
-    assert acme.get_index(indexArn=aws.abac.tenant_index_arn("acme"))["index"]["indexName"] == "tenant-acme"
+    assert acme.get_index(indexArn=index_arn + acme_index)["index"]["indexName"] == acme_index
     denied = [
-        lambda: acme.list_vectors(vectorBucketName=BUCKET, indexName="tenant-globex"),
-        lambda: acme.list_vectors(indexArn=aws.abac.tenant_index_arn("globex")),
-        lambda: acme.list_vectors(vectorBucketName="other-bucket", indexName="tenant-acme"),
+        lambda: acme.list_vectors(vectorBucketName=BUCKET, indexName=globex_index),
+        lambda: acme.list_vectors(indexArn=index_arn + globex_index),
+        lambda: acme.list_vectors(vectorBucketName="other-bucket", indexName=acme_index),
         lambda: acme.list_indexes(vectorBucketName=BUCKET),
         lambda: acme.delete_index(**own),
-        lambda: acme.create_index(vectorBucketName=BUCKET, indexName="tenant-acme2", dataType="float32",
+        lambda: acme.create_index(vectorBucketName=BUCKET, indexName="tenant-globex.aaaaaaaaaaaaa", dataType="float32",
                                   dimension=3, distanceMetric="cosine"),
     ]
     for call in denied:
@@ -682,9 +684,9 @@ def test_tenant_credentials_reach_only_their_own_index(aws, tenant_index, tenant
     with pytest.raises(ClientError, match="s3vectors:GetVectors"):
         acme.list_vectors(**own, returnMetadata=True)
     service_role = boto3.client("s3vectors", region_name=REGION)
-    assert service_role.list_vectors(vectorBucketName=BUCKET, indexName="tenant-globex")["vectors"] == []
+    assert service_role.list_vectors(vectorBucketName=BUCKET, indexName=globex_index)["vectors"] == []
     aws.abac.disable()
-    assert acme.list_vectors(vectorBucketName=BUCKET, indexName="tenant-globex")["vectors"] == []
+    assert acme.list_vectors(vectorBucketName=BUCKET, indexName=globex_index)["vectors"] == []
 
 
 def test_agentcore_calls_are_scoped_by_tenant_and_actor(aws, tenant_client):
@@ -795,15 +797,15 @@ def test_attach_client_serves_a_client_that_missed_the_handlers(aws):
     assert [b["vectorBucketName"] for b in client.list_vector_buckets()["vectorBuckets"]] == [BUCKET]
 
 
-def test_concurrent_tenants_are_served_consistently(aws, tenant_index, tenant_client):
+def test_concurrent_tenants_are_served_consistently(aws, tenant_client):
     tenants = [f"t{n}" for n in range(6)]
     clients = {}
     for tenant in tenants:
-        tenant_index(tenant)
+        aws.create_index(BUCKET, aws.mesh.index_name(tenant, "alice"), dimension=256)
         clients[tenant] = tenant_client("s3vectors", tenant)
 
     def work(tenant: str) -> list[str]:
-        target = {"vectorBucketName": BUCKET, "indexName": f"tenant-{tenant}"}
+        target = {"vectorBucketName": BUCKET, "indexName": aws.mesh.index_name(tenant, "alice")}
         client = clients[tenant]
         for n in range(10):
             vector = [0.0] * 256
