@@ -5,8 +5,15 @@ Test-only: imports moto and numpy; never import it from Lambda handler paths.
 
 from runtime.testing._model import ServiceError, output_problems, validate_output
 from runtime.testing.abac import AbacSimulator, AssumedSession
-from runtime.testing.agents_fake import AgentCall, AgentFailure, Caller, ScriptedAgents, ServerSentEvents, scripted_agents
 from runtime.testing.agentcore_fake import FakeAgentCoreMemory, lexical_score
+from runtime.testing.agents_fake import (
+    AgentCall,
+    AgentFailure,
+    Caller,
+    ScriptedAgents,
+    ServerSentEvents,
+    scripted_agents,
+)
 from runtime.testing.aws import DEFAULT_MEMORY_STRATEGIES, EmulatedAws, MeshLayout, attach_client, emulated_aws
 from runtime.testing.s3vectors_fake import FakeS3Vectors
 

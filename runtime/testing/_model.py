@@ -287,7 +287,7 @@ def to_wire(answer: Mapping[str, Any]) -> dict[str, Any]:
 def _wire_value(value: Any) -> Any:
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=_dt.timezone.utc)
+            value = value.replace(tzinfo=_dt.UTC)
         return value.timestamp()
     if isinstance(value, Mapping):
         return {k: _wire_value(v) for k, v in value.items()}

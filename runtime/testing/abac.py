@@ -40,10 +40,11 @@ S3VECTORS_TENANT_ACTIONS = frozenset(
 AGENTCORE_ACTOR_ACTIONS = frozenset({"CreateEvent", "GetEvent", "ListEvents", "ListSessions"})
 #: AgentCore actions the TVM grants on namespaces ``<root><TenantID>:*`` (``bedrock-agentcore:namespace``).
 AGENTCORE_NAMESPACE_ACTIONS = frozenset({"RetrieveMemoryRecords", "ListMemoryRecords"})
-#: What the memory home's TVM also grants on the caller's own events and records (session deletion); the
-#: constructs' policy gains them with the two-TVM layout. No batch delete: forget erases with its own role.
+#: What the memory home's TVM also grants on the caller's own events and records (session deletion, and
+#: PATCH / DELETE /memories/{key}), as the constructs' SESSION_RECORDS_BY_ID does, on the namespace.
 AGENTCORE_ACTOR_DELETE_ACTIONS = frozenset({"DeleteEvent"})
-AGENTCORE_NAMESPACE_DELETE_ACTIONS = frozenset({"GetMemoryRecord", "DeleteMemoryRecord"})
+AGENTCORE_NAMESPACE_DELETE_ACTIONS = frozenset(
+    {"GetMemoryRecord", "DeleteMemoryRecord", "BatchUpdateMemoryRecords", "BatchDeleteMemoryRecords"})
 #: The namespace roots of the AgentMemory strategies (constructs_lib.agent_memory.NAMESPACE_ROOTS).
 NAMESPACE_ROOTS = ("/summaries/", "/facts/", "/preferences/")
 

@@ -297,8 +297,8 @@ class FakeAgentCoreMemory:
 
     def _now(self) -> _dt.datetime:
         if self._clock is None:
-            return _dt.datetime.now(_dt.timezone.utc)
-        return _dt.datetime.fromtimestamp(self._clock(), _dt.timezone.utc)
+            return _dt.datetime.now(_dt.UTC)
+        return _dt.datetime.fromtimestamp(self._clock(), _dt.UTC)
 
     def _next(self) -> int:
         self._sequence += 1

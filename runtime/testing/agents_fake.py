@@ -291,8 +291,8 @@ class ScriptedAgents:
                 summary = {
                     "memoryId": memory_id,
                     "sessionId": session_id,
-                    "sessionStartTime": _dt.datetime.now(_dt.timezone.utc),
-                    "sessionExpiryTime": _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(days=30),
+                    "sessionStartTime": _dt.datetime.now(_dt.UTC),
+                    "sessionExpiryTime": _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=30),
                     "summaryText": " ".join(f"The user said: {p}" for p in prompts),
                 }
                 self.session_summaries.setdefault((key, memory_id), []).append(summary)

@@ -188,8 +188,8 @@ class FakeS3Vectors:
     def _now(self) -> _dt.datetime:
         seconds = self._clock() if self._clock else None
         if seconds is None:
-            return _dt.datetime.now(_dt.timezone.utc)
-        return _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
+            return _dt.datetime.now(_dt.UTC)
+        return _dt.datetime.fromtimestamp(seconds, _dt.UTC)
 
     def _buckets(self, region: str) -> dict[str, VectorBucket]:
         return self._regions.setdefault(region, {})

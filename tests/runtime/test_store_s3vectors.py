@@ -6,6 +6,7 @@ session tags and the ABAC simulator enforces the TVM policy exactly as IAM would
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -127,7 +128,8 @@ def test_metadata_layout_follows_the_data_model(aws, store) -> None:
     stored = _vectors(aws, "acme")[key]
     assert stored.metadata == {
         "actor": "alice", "type": "fact", "stored_at": NOW, "agent": "health", "session": "s-1",
-        "content": "allergic to peanuts",
+        "content": "allergic to peanuts", "state": "current",
+        "normalized": hashlib.sha256(b"allergic to peanuts").hexdigest()[:32],  # the digest, never the text
     }
     assert len(stored.data) == DIM
     index = aws.s3vectors.index(aws.mesh.bucket_name, aws.mesh.index_name("acme", "alice"))
