@@ -572,20 +572,27 @@ def test_update_and_delete_tools_act_for_the_requests_identity_only():
     assert store.list_actor("acme", "alice") == []
 
 
-def test_contradicting_memory_supersedes_and_duplicates_collapse(aws):
+@pytest.mark.parametrize("backend", ["s3vectors", "local"])
+def test_contradicting_memory_supersedes_and_duplicates_collapse(mesh, backend):
     """Tea three times, then coffee: one current preference (coffee) is injected; tea is history only.
 
-    The consolidation judge is a Converse model (served by the emulation's scripted judge)."""
+    Over S3 Vectors (emulated, TVM credentials) and the local store; the consolidation judge is a Converse model
+    served by the emulation's scripted judge."""
     from runtime.testing.agents_fake import scripted_agents
 
-    with scripted_agents(aws) as agents:
-        _tea_then_coffee(agents)
-
-
-def _tea_then_coffee(agents):
+    aws, layout, broker = mesh
     judge = ConverseJudge(boto3.client("bedrock-runtime", region_name=REGION), "amazon.nova-lite-v1:0")
-    store = LocalMemoryStore(LocalHashEmbedder(256), clock=lambda: NOW,
-                             consolidation=ConsolidationPolicy(judge=judge))
+    policy = ConsolidationPolicy(judge=judge)
+    if backend == "local":
+        store = LocalMemoryStore(LocalHashEmbedder(256), clock=lambda: NOW, consolidation=policy)
+    else:
+        store = _vectors(layout, broker)
+        store.consolidation = policy
+    with scripted_agents(aws) as agents:
+        _tea_then_coffee(agents, store)
+
+
+def _tea_then_coffee(agents, store):
     alice = Identity("acme", "alice")
     model = ScriptedModel(_remembering_script)
     memory = MeshMemory([S3VectorsStrandsStore(store, default_kind="preference")], agent_name="planner")
