@@ -526,3 +526,94 @@ def test_concurrent_tenants_and_actors_never_see_each_others_records(aws, store)
         assert all(r.content.startswith(f"{identity.tenant_id}-{identity.actor_id} ") for r in listed)
     # One STS call per (tenant, actor) tag set, however many threads asked.
     assert len(aws.abac.assume_role_calls(aws.mesh.tvm_role_arn)) == len(identities)
+
+
+# -- consolidation and one-memory edits ---------------------------------------------------------------------
+
+
+class _Judge:
+    """A judge that replaces what ``replaced`` names and records what it was asked (None: it failed)."""
+
+    def __init__(self, replaced: set[str] | None) -> None:
+        self.replaced = replaced
+        self.asked: list[tuple[str, list[str]]] = []
+
+    def superseded(self, new, candidates):
+        self.asked.append((new, list(candidates)))
+        return None if self.replaced is None else [c in self.replaced for c in candidates]
+
+
+def test_consolidation_outcomes_in_the_users_index(aws, make_store) -> None:
+    from runtime.stores.consolidation import ConsolidationPolicy
+
+    judge = _Judge({"Alice lives in Lisbon"})
+    store = make_store(consolidation=ConsolidationPolicy(judge=judge))
+    created = store.write_memory(ALICE, "Alice lives in Lisbon", kind="fact")
+    assert created.outcome == "created"
+    calls = aws.call_count("s3vectors", "PutVectors")
+    # The same normalized text: nothing written, and the judge is not asked.
+    duplicate = store.write_memory(ALICE, "  alice LIVES in lisbon ", kind="fact")
+    assert (duplicate.key, duplicate.outcome) == (created.key, "duplicate") and judge.asked == []
+    assert aws.call_count("s3vectors", "PutVectors") == calls
+    # Another kind, another user: never consolidated with it.
+    assert store.write_memory(ALICE, "Alice lives in Lisbon", kind="note").outcome == "created"
+    assert store.write_memory(BOB, "Alice lives in Lisbon", kind="fact").outcome == "created"
+    # The judge says Porto replaces Lisbon: Lisbon stays, superseded, and leaves recall.
+    moved = store.write_memory(ALICE, "Alice now lives in Porto", kind="fact")
+    assert (moved.outcome, moved.superseded) == ("superseded", (created.key,))
+    assert judge.asked == [("Alice now lives in Porto", ["Alice lives in Lisbon"])]
+    stored = _vectors(aws, "acme")
+    assert stored[created.key].metadata["state"] == "superseded"
+    assert stored[created.key].metadata["superseded_by"] == moved.key
+    assert stored[moved.key].metadata["supersedes"] == created.key
+    found = store.search(_query(ALICE, "where does Alice live", top_k=10, kinds=("fact",)))
+    assert [r.content for r in found] == ["Alice now lives in Porto"]
+
+
+def test_near_duplicates_update_and_the_band_supersedes_without_a_judge(aws, make_store) -> None:
+    from runtime.stores.consolidation import ConsolidationPolicy
+
+    store = make_store(consolidation=ConsolidationPolicy(duplicate_similarity=0.9, supersede_similarity=0.6))
+    first = store.write_memory(ALICE, "Alice's favourite colour is dark blue", kind="preference")
+    near = store.write_memory(ALICE, "Alice's favourite colour is dark blue!", kind="preference")
+    assert (near.key, near.outcome) == (first.key, "updated")
+    assert [r.content for r in store.list_actor("acme", "alice")] == ["Alice's favourite colour is dark blue!"]
+    changed = store.write_memory(ALICE, "Alice's favourite colour is green", kind="preference")
+    assert (changed.outcome, changed.superseded) == ("superseded", (first.key,))
+    unrelated = store.write_memory(ALICE, "Alice enjoys long walks on the beach", kind="preference")
+    assert unrelated.outcome == "created"
+
+
+def test_a_failing_judge_falls_back_to_the_band(aws, make_store) -> None:
+    from runtime.stores.consolidation import ConsolidationPolicy
+
+    judge = _Judge(None)
+    store = make_store(consolidation=ConsolidationPolicy(judge=judge, supersede_similarity=0.99,
+                                                         duplicate_similarity=0.995))
+    store.write_memory(ALICE, "Alice lives in Lisbon", kind="fact")
+    assert store.write_memory(ALICE, "Alice now lives in Porto", kind="fact").outcome == "created"
+    assert len(judge.asked) == 1
+
+
+def test_one_memory_is_updated_and_deleted_only_in_its_owners_index(aws, make_store) -> None:
+    from runtime.errors import NotFoundError
+
+    store = make_store()
+    key = store.put_memory(ALICE, "Alice's team is Falcon", kind="fact", agent="planner", session_id="s-1")
+    assert store.update_memory(ALICE, key, "Alice's team is Osprey").outcome == "updated"
+    (record,) = store.list_actor("acme", "alice")
+    assert (record.key, record.content, record.agent, record.session_id) == (key, "Alice's team is Osprey",
+                                                                              "planner", "s-1")
+    # Bob's and globex alice's indexes do not hold it: not found, nothing changed.
+    for other in (BOB, GLOBEX_ALICE):
+        with pytest.raises(NotFoundError):
+            store.update_memory(other, key, "hijacked")
+        assert store.delete_memory(other, key) is False
+    assert [r.content for r in store.list_actor("acme", "alice")] == ["Alice's team is Osprey"]
+    before = aws.call_count("s3vectors")
+    for bad in ("../other", "mem-XYZ", "", 7):
+        with pytest.raises(InvalidInputError):
+            store.delete_memory(ALICE, bad)
+    assert aws.call_count("s3vectors") == before
+    assert store.delete_memory(ALICE, key) is True
+    assert store.list_actor("acme", "alice") == [] and store.delete_memory(ALICE, key) is False
