@@ -498,7 +498,7 @@ class MeshMemoryEditTools(Plugin):
 
     @tool(context=True)
     def find_memories(
-        self, query: str, tool_context: ToolContext, kinds: list[str] | None = None, agent: str | None = None,
+        self, query: str, tool_context: ToolContext, kinds: list[str] | None = None, by_agent: str | None = None,
         after: int | None = None, before: int | None = None, max_results: int = DEFAULT_MAX_RESULTS,
     ) -> dict[str, Any]:
         """Search this user's current memories, narrowed by kind, the agent that wrote them or when they were
@@ -508,14 +508,14 @@ class MeshMemoryEditTools(Plugin):
             query: What to look for.
             tool_context: Supplied by Strands (the request's invocation_state holds the identity).
             kinds: Only these kinds (fact, preference, summary, turn, note).
-            agent: Only memories this agent wrote.
+            by_agent: Only memories this agent wrote.
             after: Only memories stored at or after this time (epoch seconds).
             before: Only memories stored before this time (epoch seconds).
             max_results: At most this many memories (1-100).
         """
         scope = self._memory.current_scope(tool_context.invocation_state)
         _check_results("max_results", max_results)
-        records = self._store().search_scoped(scope, query, max_results, kinds=kinds, agent=agent,
+        records = self._store().search_scoped(scope, query, max_results, kinds=kinds, agent=by_agent,
                                               stored_after=after, stored_before=before)
         return {"memories": [
             {"key": r.key, "content": r.content, "kind": r.kind, "agent": r.agent, "stored_at": r.stored_at}

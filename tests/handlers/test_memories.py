@@ -219,3 +219,50 @@ def test_superseded_memories_are_listed_only_as_history(mesh, include):
     (new,) = [m for m in listed if m["state"] == "current"]
     assert old["content"].endswith("Lisbon") and old["superseded_by"] == new["key"]
     assert new["supersedes"] == [old["key"]]
+
+
+# -- recall filters on the direct invoke ------------------------------------------------------------------------
+
+
+def _recalled(mesh: Any, **recall: Any) -> tuple[int, str]:
+    from tests.handlers.test_orchestrator import SUPERVISOR
+
+    payload = {"message": "What about Alice's seats and dogs?", "tenant_id": "acme", "actor_id": actor_of("alice")}
+    response = orchestrator.handler({**payload, **({"recall": recall} if recall else {})}, FakeLambdaContext())
+    assert response["statusCode"] == 200, response
+    state = mesh.agents.calls_to(SUPERVISOR)[-1].params["sessionState"]
+    return response["memories_used"], state["promptSessionAttributes"].get("mesh_memory_context", "")
+
+
+def test_the_direct_invoke_narrows_recall_by_kind_agent_and_time(mesh):
+    from runtime.identity import Identity
+
+    store = _store(mesh)
+    alice = Identity("acme", actor_of("alice"))
+    store.put_memory(alice, "Alice likes window seats", kind="preference", agent="planner")
+    store.put_memory(alice, "Alice has a dog called Rex", kind="fact", agent="travel")
+    mesh.aws.agentcore.add_record(mesh.memory_id, f"/facts/acme:{actor_of('alice')}/", "Alice's dog sits by seats")
+
+    count, block = _recalled(mesh)
+    assert count == 3 and "window seats" in block and "Rex" in block and "sits by" in block
+    count, block = _recalled(mesh, kinds=["preference"])
+    assert count == 1 and "window seats" in block
+    count, block = _recalled(mesh, agent="travel")  # AgentCore's records were written by no agent
+    assert count == 1 and "Rex" in block
+    count, block = _recalled(mesh, after=4102444800)
+    assert count == 0 and block == ""
+    count, block = _recalled(mesh, min_score=1.0)
+    assert count == 0
+
+
+@pytest.mark.parametrize(("recall", "field"), [
+    ("facts", "recall"), ({"kinds": "fact"}, "recall.kind"), ({"kinds": ["secret"]}, "recall.kind"),
+    ({"agent": "bad agent!"}, "recall.agent"), ({"after": -5}, "recall.after"), ({"min_score": 2}, "recall.min_score"),
+    ({"after": 9, "before": 3}, "recall.after"), ({"top": 3}, "recall.top"),
+])
+def test_a_bad_recall_filter_is_refused_before_any_aws_call(mesh, recall, field):
+    before = aws_calls(mesh)
+    payload = {"message": "hi", "tenant_id": "acme", "actor_id": "a1", "recall": recall}
+    response = orchestrator.handler(payload, FakeLambdaContext())
+    assert response["statusCode"] == 400 and field in response["error"]["message"], response
+    assert aws_calls(mesh) == before

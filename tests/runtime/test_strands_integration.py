@@ -572,6 +572,40 @@ def test_update_and_delete_tools_act_for_the_requests_identity_only():
     assert store.list_actor("acme", "alice") == []
 
 
+def test_find_memories_tool_filters_by_kind_agent_and_time_for_the_requests_identity():
+    clock = [NOW - 7200]
+    store = LocalMemoryStore(LocalHashEmbedder(256), clock=lambda: clock[0])
+    alice = Identity("acme", "alice")
+    store.put_memory(alice, "Alice flies to Oslo in May", kind="fact", agent="travel")
+    clock[0] = NOW
+    store.put_memory(alice, "Alice prefers flying in the morning", kind="preference", agent="planner")
+    store.put_memory(Identity("acme", "bob"), "Bob flies to Rome", kind="fact", agent="travel")
+    asked: list[dict] = []
+
+    def script(request: ModelRequest):
+        if request.has_tool_result:
+            asked.append(json.loads(request.messages[-1]["content"][0]["toolResult"]["content"][0]["text"]))
+            return "Done."
+        return ToolCall("find_memories", json.loads(request.last_user_texts[0]))
+
+    memory = MeshMemory.local(store, agent_name="planner", edit_tools=True, inject=False)
+    agent = _agent(memory, ScriptedModel(script))
+    spec = next(s for s in agent.tool_registry.get_all_tool_specs() if s["name"] == "find_memories")
+    assert set(spec["inputSchema"]["json"]["properties"]) == {"query", "kinds", "by_agent", "after", "before",
+                                                              "max_results"}  # no identity for the model
+    for filters in ({"query": "flying"}, {"query": "flying", "kinds": ["fact"]}, {"query": "flying", "by_agent": "planner"},
+                    {"query": "flying", "after": NOW - 60}):
+        agent(json.dumps(filters), invocation_state=memory_request(alice, "s-1"))
+    contents = [sorted(m["content"] for m in answer["memories"]) for answer in asked]
+    assert contents == [
+        ["Alice flies to Oslo in May", "Alice prefers flying in the morning"],
+        ["Alice flies to Oslo in May"],
+        ["Alice prefers flying in the morning"],
+        ["Alice prefers flying in the morning"],
+    ]
+    assert all(m["key"].startswith("mem-") for answer in asked for m in answer["memories"])
+
+
 @pytest.mark.parametrize("backend", ["s3vectors", "local"])
 def test_contradicting_memory_supersedes_and_duplicates_collapse(mesh, backend):
     """Tea three times, then coffee: one current preference (coffee) is injected; tea is history only.
