@@ -36,7 +36,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from strands import tool
@@ -622,6 +622,7 @@ class MeshMemory:
         sqs_client: Any = None,
         converse_client: Any = None,
         include_agentcore: bool = True,
+        judge_model_id: str | None = None,
         **options: Any,
     ) -> MeshMemory:
         """Wire S3 Vectors, AgentCore Memory, the session's turns and the summary handoff from
@@ -629,7 +630,8 @@ class MeshMemory:
 
         Turns are recorded as one AgentCore event per invocation and read back as the session block. The
         session goes to the summary queue when ``settings.summary_queue_url`` is set, else it is summarized
-        in-process with ``settings.summary_model_id``.
+        in-process with ``settings.summary_model_id``. Writes consolidate (runtime.stores.consolidation); with
+        ``judge_model_id`` a Converse model decides which earlier memories a new one supersedes.
         """
         import boto3
 
@@ -637,13 +639,17 @@ class MeshMemory:
         from runtime.integrations.session_end import DirectSummaryHandoff, QueueSummaryHandoff
         from runtime.stores.agentcore import AgentCoreMemoryBackend
         from runtime.stores.agentcore_events import AgentCoreEvents
+        from runtime.stores.consolidation import DEFAULT_POLICY, ConverseJudge
         from runtime.stores.s3vectors import S3VectorsMemoryStore
 
         if embedder is None:
             embedder = BedrockEmbedder(
                 settings.embedding_model_id, settings.embedding_dimension, region=settings.region
             )
-        vectors = S3VectorsMemoryStore.from_settings(broker, settings, embedder)
+        converse = converse_client or boto3.client("bedrock-runtime", region_name=settings.region)
+        policy = DEFAULT_POLICY if judge_model_id is None else replace(
+            DEFAULT_POLICY, judge=ConverseJudge(converse, judge_model_id))
+        vectors = S3VectorsMemoryStore.from_settings(broker, settings, embedder, consolidation=policy)
 
         def agentcore_client(tenant_id: str, actor_id: str) -> Any:
             return broker.client("bedrock-agentcore", tenant_id, actor_id)
@@ -662,7 +668,7 @@ class MeshMemory:
             handoff = DirectSummaryHandoff(
                 turns_source=turns,
                 vector_store=vectors,
-                converse_client=converse_client or boto3.client("bedrock-runtime", region_name=settings.region),
+                converse_client=converse,
                 model_id=settings.summary_model_id,
             )
         options.setdefault("recent_turns_source", events)

@@ -593,8 +593,8 @@ def test_find_memories_tool_filters_by_kind_agent_and_time_for_the_requests_iden
     spec = next(s for s in agent.tool_registry.get_all_tool_specs() if s["name"] == "find_memories")
     assert set(spec["inputSchema"]["json"]["properties"]) == {"query", "kinds", "by_agent", "after", "before",
                                                               "max_results"}  # no identity for the model
-    for filters in ({"query": "flying"}, {"query": "flying", "kinds": ["fact"]}, {"query": "flying", "by_agent": "planner"},
-                    {"query": "flying", "after": NOW - 60}):
+    for filters in ({"query": "flying"}, {"query": "flying", "kinds": ["fact"]},
+                    {"query": "flying", "by_agent": "planner"}, {"query": "flying", "after": NOW - 60}):
         agent(json.dumps(filters), invocation_state=memory_request(alice, "s-1"))
     contents = [sorted(m["content"] for m in answer["memories"]) for answer in asked]
     assert contents == [
