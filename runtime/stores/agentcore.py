@@ -307,20 +307,24 @@ class AgentCoreMemoryBackend:
         self._one_done(response, record_id)
 
     def delete_record(self, identity: Identity, record_id: str, namespace: str) -> bool:
-        """Delete one long-term record of the actor (BatchDeleteMemoryRecords); False when there is none."""
+        """Delete one long-term record of the actor (DeleteMemoryRecord in its namespace); False when there is none.
+
+        The single-record call, which the session's credentials may make on their own namespaces; batch deletes
+        stay with forget's own role.
+        """
         tenant_id, actor_id = validate_identity(identity)
         record_id = validate_record_id(record_id)
         self._own_namespace(identity, namespace)
-        response = self._call(
-            self._client(tenant_id, actor_id).batch_delete_memory_records,
-            "BatchDeleteMemoryRecords",
-            tenant_id,
-            actor_id,
-            memoryId=self.memory_id,
-            records=[{"memoryRecordId": record_id, "namespace": namespace}],
-        )
         try:
-            self._one_done(response, record_id)
+            self._call(
+                self._client(tenant_id, actor_id).delete_memory_record,
+                "DeleteMemoryRecord",
+                tenant_id,
+                actor_id,
+                memoryId=self.memory_id,
+                memoryRecordId=record_id,
+                namespace=namespace,
+            )
         except NotFoundError:
             return False
         return True

@@ -41,10 +41,10 @@ AGENTCORE_ACTOR_ACTIONS = frozenset({"CreateEvent", "GetEvent", "ListEvents", "L
 #: AgentCore actions the TVM grants on namespaces ``<root><TenantID>:*`` (``bedrock-agentcore:namespace``).
 AGENTCORE_NAMESPACE_ACTIONS = frozenset({"RetrieveMemoryRecords", "ListMemoryRecords"})
 #: What the memory home's TVM also grants on the caller's own events and records (session deletion, and
-#: PATCH / DELETE /memories/{key}), as the constructs' SESSION_RECORDS_BY_ID does, on the namespace.
+#: PATCH / DELETE /memories/{key}), as the constructs' SESSION_RECORDS_BY_ID does, on the namespace. No batch
+#: delete: forget erases with its own role.
 AGENTCORE_ACTOR_DELETE_ACTIONS = frozenset({"DeleteEvent"})
-AGENTCORE_NAMESPACE_DELETE_ACTIONS = frozenset(
-    {"GetMemoryRecord", "DeleteMemoryRecord", "BatchUpdateMemoryRecords", "BatchDeleteMemoryRecords"})
+AGENTCORE_NAMESPACE_DELETE_ACTIONS = frozenset({"GetMemoryRecord", "DeleteMemoryRecord", "BatchUpdateMemoryRecords"})
 #: The namespace roots of the AgentMemory strategies (constructs_lib.agent_memory.NAMESPACE_ROOTS).
 NAMESPACE_ROOTS = ("/summaries/", "/facts/", "/preferences/")
 
