@@ -471,6 +471,7 @@ def _write_turn(
 ) -> str:
     """Write the turn as ONE event; if it fails (throttled past its retries, or any upstream error), queue the
     write for the lifecycle function. Never raises: the answer is already produced. Returns how it went."""
+    from runtime.lifecycle.tombstones import ActorForgottenError
     from runtime.stores.agentcore_events import turn_event_message
 
     token = _client_token(context)
@@ -479,6 +480,8 @@ def _write_turn(
         mesh.events.record_turn(identity, session_id, said, client_token=token, budget=budget, origin_ms=origin_ms)
         obs.log("debug", "turn recorded", step="record", events=1, records=len(said), **log_fields)
         return "written"
+    except ActorForgottenError:
+        return "dropped"  # the user was forgotten while this turn ran: nothing of it is kept, nor queued
     except MemoryMeshError as error:
         obs.log("warning", "recording the turn failed", step="record", code=error.code, **log_fields)
         failure = error
@@ -566,6 +569,7 @@ def _build() -> _Mesh:
 
     from runtime.credentials import TenantCredentialBroker
     from runtime.embeddings import BedrockEmbedder
+    from runtime.lifecycle.tombstones import guard_from_settings
     from runtime.retriever import MemoryRetriever, Relevance
     from runtime.settings import FunctionSettings, MemorySettings
     from runtime.stores import AgentCoreMemoryBackend, S3VectorsMemoryStore
@@ -580,7 +584,7 @@ def _build() -> _Mesh:
         client_config = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2})
         session = _shared_session()
         broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region, client_config=client_config,
-                                        session=session)
+                                        session=session, isolation=settings.isolation)
         embedder = BedrockEmbedder(
             settings.embedding_model_id, settings.embedding_dimension,
             client=session.client("bedrock-runtime", region_name=settings.region, config=client_config),
@@ -592,6 +596,8 @@ def _build() -> _Mesh:
     agentcore_client = functools.partial(broker.client, "bedrock-agentcore")
     memory = AgentCoreMemoryBackend(agentcore_client, memory_id=settings.memory_id)
     kinds = [_KindSearch(memory, kind) for kind in ("summary", "fact", "preference")]
+    events = AgentCoreEvents(agentcore_client, settings.memory_id)
+    events.tombstones = guard_from_settings(broker, settings)  # forget wins over a turn in flight
     return _Mesh(
         settings=settings,
         tenant_claim=functions.tenant_claim or DEFAULT_TENANT_CLAIM,
@@ -599,7 +605,7 @@ def _build() -> _Mesh:
         workers_file=functions.workers_file,
         lifecycle_queue_url=functions.lifecycle_queue_url,
         memory=memory,
-        events=AgentCoreEvents(agentcore_client, settings.memory_id),
+        events=events,
         vectors=vectors,
         retriever=MemoryRetriever([vectors, *kinds], timeout_s=RECALL_BUDGET_S, relevance=Relevance(
             min_score=RECALL_MIN_SCORE, recency_weight=RECALL_RECENCY_WEIGHT, half_life_s=RECALL_HALF_LIFE_S,
@@ -610,16 +616,9 @@ def _build() -> _Mesh:
 
 
 def _shared_session() -> Any:
-    """One botocore session per container: service models and endpoint rules are loaded once, not per client.
+    """One botocore session per container: service models and endpoint rules are loaded once, not per client."""
+    from runtime.aws_clients import shared_session
 
-    A seam until ``runtime.aws_clients.shared_session()`` is on main; then this returns it.
-    """
-    try:
-        from runtime.aws_clients import shared_session  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        import boto3
-
-        return boto3.session.Session()
     return shared_session()
 
 

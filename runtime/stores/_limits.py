@@ -408,6 +408,9 @@ class DraftWriter:
     """
 
     consolidation: ConsolidationPolicy | None = None
+    #: A ``runtime.lifecycle.tombstones.TombstoneGuard``: when set, every write checks the user's forget
+    #: tombstone before and after, and removes what it wrote if forget started after the write's origin.
+    tombstones: Any = None
 
     def put_memory(self, identity: Identity, content: str, *, kind: str, agent: str | None = None,
                    session_id: str | None = None, key: str | None = None) -> str:
@@ -425,7 +428,7 @@ class DraftWriter:
         key = summary_key(identity.tenant_id, identity.actor_id, agent, session_id)
         draft = MemoryDraft(content=content, kind="summary", agent=agent, session_id=session_id)
         prepared = self._prepare(identity, [draft], keys=[key])
-        return self._write(identity, prepared)[0]
+        return self._guarded_write(identity, prepared)[0]
 
     def put_memories(self, identity: Identity, memories: Sequence[MemoryDraft]) -> list[str]:
         """Store many memories; the whole batch is validated (and embedded) before anything is written."""
@@ -448,7 +451,7 @@ class DraftWriter:
             else:
                 results.append(self._consolidate(identity, vector, policy))
         if plain:
-            self._write(identity, plain)
+            self._guarded_write(identity, plain)
         return results
 
     def update_memory(self, identity: Identity, key: str, content: str) -> WriteResult:
@@ -463,7 +466,7 @@ class DraftWriter:
         (vector,) = self._prepare(identity, [draft], keys=[key])
         history = ("state", "supersedes", "superseded_by")
         kept: dict[str, Any] = {name: old.metadata[name] for name in history if name in old.metadata}
-        self._write(identity, [PreparedVector(key, vector.data, {**vector.metadata, **kept})])
+        self._guarded_write(identity, [PreparedVector(key, vector.data, {**vector.metadata, **kept})])
         return WriteResult(key, UPDATED)
 
     def delete_memory(self, identity: Identity, key: str) -> bool:
@@ -485,7 +488,7 @@ class DraftWriter:
         if decision.outcome == DUPLICATE and decision.target is not None:
             return WriteResult(decision.target, DUPLICATE)
         if decision.outcome == UPDATED and decision.target is not None:
-            self._write(identity, [PreparedVector(decision.target, vector.data, vector.metadata)])
+            self._guarded_write(identity, [PreparedVector(decision.target, vector.data, vector.metadata)])
             return WriteResult(decision.target, UPDATED)
         if decision.outcome == SUPERSEDED:
             olds = self._fetch(identity, list(decision.superseded))
@@ -497,10 +500,10 @@ class DraftWriter:
                 for old in olds
             ]
             # One write: the new memory and its predecessors' marks land together.
-            self._write(identity, [new, *marked])
+            self._guarded_write(identity, [new, *marked])
             logger.info("memory superseded", extra={"superseded": len(keys)})
             return WriteResult(vector.key, SUPERSEDED, keys)
-        self._write(identity, [vector])
+        self._guarded_write(identity, [vector])
         return WriteResult(vector.key, CREATED)
 
     def _prepare(self, identity: Identity, drafts: Sequence[MemoryDraft], *,
@@ -516,7 +519,18 @@ class DraftWriter:
             keys=keys,
         )
 
+    def _guarded_write(self, identity: Identity, prepared: list[PreparedVector]) -> list[str]:
+        """Write, under the forget tombstone's guard when one is set."""
+        if self.tombstones is None:
+            return self._write(identity, prepared)
+        return self.tombstones.write(identity, lambda: self._write(identity, prepared),
+                                     lambda written: self._delete_written(identity, written))
+
     def _write(self, identity: Identity, prepared: list[Any]) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _delete_written(self, identity: Identity, keys: list[str]) -> None:  # pragma: no cover - abstract
+        """Remove vectors this writer just wrote (the tombstone's second check found forget racing it)."""
         raise NotImplementedError
 
     def _neighbours(self, identity: Identity, vector: PreparedVector,

@@ -34,6 +34,7 @@ from runtime.errors import (
     UpstreamTimeoutError,
 )
 from runtime.identity import Identity, log_ref, validate_actor_id, validate_index_prefix, validate_tenant_id
+from runtime.lifecycle.retention import expired
 from runtime.records import DeleteReport, MemoryQuery, MemoryRecord
 from runtime.stores import _vector_json
 from runtime.stores._limits import (
@@ -119,7 +120,7 @@ class S3VectorsMemoryStore(DraftWriter):
         cls, broker: Any, settings: Any, embedder: Any, *, consolidation: ConsolidationPolicy | None = DEFAULT_POLICY
     ) -> S3VectorsMemoryStore:
         """The store a deployment's MESH_* settings (runtime.settings.MemorySettings) describe."""
-        return cls(
+        store = cls(
             broker,
             bucket_name=settings.vector_bucket_name,
             index_prefix=settings.index_prefix,
@@ -129,6 +130,8 @@ class S3VectorsMemoryStore(DraftWriter):
             index_dimension=settings.embedding_dimension,
             consolidation=consolidation,
         )
+        store.tombstones = _tombstone_guard(broker, settings)
+        return store
 
     def _client(self, tenant_id: str, actor_id: str | None) -> Any:
         return _vector_json.install(self._broker.client(_SERVICE, tenant_id, actor_id))
@@ -214,6 +217,12 @@ class S3VectorsMemoryStore(DraftWriter):
         self._delete_keys(self._client(tenant_id, actor_id), self.index_name(tenant_id, actor_id), tenant_id,
                           actor_id, keys)
 
+    def _delete_written(self, identity: Identity, keys: list[str]) -> None:
+        """Remove vectors this store just wrote for the identity (forget raced the write)."""
+        client = self._client(identity.tenant_id, identity.actor_id)
+        index = self.index_name(identity.tenant_id, identity.actor_id)
+        self._delete_keys(client, index, identity.tenant_id, identity.actor_id, list(dict.fromkeys(keys)))
+
     # -- reads -------------------------------------------------------------------------------------
 
     def search(self, query: MemoryQuery) -> list[MemoryRecord]:
@@ -239,8 +248,11 @@ class S3VectorsMemoryStore(DraftWriter):
             return []  # no index yet: the user has no vector memories
         metric = response.get("distanceMetric", "cosine")
         records = []
+        now = self._clock()
         for item in response.get("vectors", []):
             metadata = item.get("metadata") or {}
+            if expired(metadata, now_s=now):
+                continue  # its own TTL has passed: the retention sweep deletes it, recall already ignores it
             if not metadata_matches(metadata, valid):
                 logger.warning(
                     "dropped a query result outside the query filter",
@@ -442,6 +454,12 @@ class S3VectorsMemoryStore(DraftWriter):
         if code in _THROTTLED:
             return UpstreamError(f"S3 Vectors {operation} is throttled for tenant {tenant_id!r}; retry later")
         return UpstreamError(f"S3 Vectors {operation} failed for tenant {tenant_id!r} ({code or 'unknown error'})")
+
+
+def _tombstone_guard(broker: Any, settings: Any) -> Any:
+    from runtime.lifecycle.tombstones import guard_from_settings
+
+    return guard_from_settings(broker, settings)
 
 
 class _IndexMissing(NotFoundError):

@@ -15,6 +15,7 @@ from runtime.testing.agents_fake import (
     scripted_agents,
 )
 from runtime.testing.aws import DEFAULT_MEMORY_STRATEGIES, EmulatedAws, MeshLayout, attach_client, emulated_aws
+from runtime.testing.faults import Fault, Faults
 from runtime.testing.s3vectors_fake import FakeS3Vectors
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "EmulatedAws",
     "FakeAgentCoreMemory",
     "FakeS3Vectors",
+    "Fault",
+    "Faults",
     "MeshLayout",
     "ServiceError",
     "attach_client",
