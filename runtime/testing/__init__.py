@@ -4,7 +4,7 @@ Test-only: imports moto and numpy; never import it from Lambda handler paths.
 """
 
 from runtime.testing._model import ServiceError, output_problems, validate_output
-from runtime.testing.abac import AbacSimulator, AssumedSession
+from runtime.testing.authorizer import IamAuthorizer, Role, VendedSession
 from runtime.testing.agents_fake import AgentCall, AgentFailure, Caller, ScriptedAgents, ServerSentEvents, scripted_agents
 from runtime.testing.agentcore_fake import FakeAgentCoreMemory, lexical_score
 from runtime.testing.aws import DEFAULT_MEMORY_STRATEGIES, EmulatedAws, MeshLayout, attach_client, emulated_aws
@@ -18,8 +18,10 @@ __all__ = [
     "ServerSentEvents",
     "scripted_agents",
     "DEFAULT_MEMORY_STRATEGIES",
-    "AbacSimulator",
-    "AssumedSession",
+    "IamAuthorizer",
+    "Role",
+    "VendedSession",
+
     "EmulatedAws",
     "FakeAgentCoreMemory",
     "FakeS3Vectors",
