@@ -22,7 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ class MeshLayout:
     memory_id: str | None
     isolation: str = "user"
     state_table: str | None = None
-    deployment: Deployment | None = None
+    deployment: Deployment | None = field(default=None, repr=False)
 
     def index_name(self, tenant_id: str) -> str:
         return f"{self.index_prefix}{tenant_id}"

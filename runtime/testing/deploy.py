@@ -57,7 +57,7 @@ class DeployedStack:
     name: str
     account: str
     region: str
-    template: dict[str, Any]
+    template: dict[str, Any] = field(repr=False)
     resources: dict[str, _Resource] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     functions: dict[str, DeployedFunction] = field(default_factory=dict)
@@ -341,7 +341,9 @@ class _StackDeployer:
         for arn, role in self.aws.iam.roles.items():
             if arn.rsplit("/", 1)[-1] == name and role.account == self.stack.account:
                 return role
-        raise UnresolvableIntrinsic(f"{self.stack.name}: a policy names the unknown role {name!r}")
+        # A role the template imports (created elsewhere): it carries only the policies templates attach to it.
+        arn = f"arn:{self.partition}:iam::{self.stack.account}:role/{name}"
+        return self.aws.iam.register_role(arn)
 
 
 def deploy_templates(aws: EmulatedAws, stacks: Mapping[str, tuple[Mapping[str, Any], str, str]]) -> Deployment:

@@ -5,7 +5,9 @@ constructs' own. Needs the ``cdk`` extra (aws-cdk-lib) and Node.js for jsii.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -19,6 +21,7 @@ __all__ = ["TVM_ROLE_NAME", "WorkerRole", "memory_home_assembly", "synthesize"]
 TVM_ROLE_NAME = "mesh-tvm"
 HOME_STACK = "mesh-test-home"
 _LOCK = threading.Lock()
+_CACHE = Path(tempfile.gettempdir()) / "agent-memory-mesh-emulated"
 
 
 @dataclass(frozen=True)
@@ -35,16 +38,42 @@ class WorkerRole:
     agent: tuple[tuple[str, str], ...]
 
 
-def synthesize(build: Callable[[Any], None]) -> Path:
-    """Synthesize the app ``build(app)`` fills, with bundling skipped; returns the assembly directory."""
+def synthesize(build: Callable[[Any], None], *, cache_key: str | None = None) -> Path:
+    """Synthesize the app ``build(app)`` fills, with bundling skipped; returns the assembly directory.
+
+    With ``cache_key`` the assembly is kept in the temp directory under a hash of the key and of every source
+    file of ``constructs_lib`` and ``runtime/contract``, so later processes skip the synthesis (seconds).
+    """
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    final = _CACHE / _digest(cache_key) if cache_key is not None else None
+    if final is not None and (final / "manifest.json").exists():
+        return final
     from aws_cdk import App
 
     with _LOCK:
-        outdir = tempfile.mkdtemp(prefix="mesh-emulated-")
+        _CACHE.mkdir(parents=True, exist_ok=True)
+        outdir = tempfile.mkdtemp(prefix="synth-", dir=_CACHE)
         app = App(outdir=outdir, context={"aws:cdk:bundling-stacks": []}, analytics_reporting=False)
         build(app)
-        return Path(app.synth().directory)
+        directory = Path(app.synth().directory)
+        if final is None:
+            return directory
+        try:
+            directory.rename(final)  # atomic; another process may have won the race
+        except OSError:
+            shutil.rmtree(directory, ignore_errors=True)
+        return final
+
+
+def _digest(cache_key: str) -> str:
+    import aws_cdk
+
+    digest = hashlib.sha256(f"{cache_key}|{aws_cdk.__version__ if hasattr(aws_cdk, '__version__') else ''}".encode())
+    root = Path(__file__).resolve().parents[2]
+    for folder in ("constructs_lib", "runtime/contract"):
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
 
 
 @lru_cache(maxsize=16)
@@ -95,7 +124,9 @@ def memory_home_assembly(
                              agent=_agent(dict(worker.agent)), role_name=worker.role_name)
         del AgentRef
 
-    return synthesize(build)
+    key = repr((account, region, isolation, bucket_name, index_prefix, dimension, distance_metric, memory_name,
+                trusted_role_arns, workers, orchestrator_role_arn, omit_statements))
+    return synthesize(build, cache_key=key)
 
 
 def _agent(spec: dict[str, str]) -> Any:
