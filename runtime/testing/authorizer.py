@@ -291,8 +291,11 @@ class IamAuthorizer:
                 raise self._denied(service, caller, check.action, check.resource)
 
     def check_trust(self, role_arn: str, service_principal: str) -> None:
-        """A service (``lambda.amazonaws.com``) assuming a role: its trust policy must allow it."""
+        """A service (``lambda.amazonaws.com``) assuming a role: its trust policy must allow it. A role the
+        templates only attach policies to (created elsewhere) has no trust policy here and is not checked."""
         role = self.roles.get(role_arn)
+        if role is not None and role.trust_policy is None:
+            return  # a role created outside the deployed templates (they only attach policies to it)
         decision = evaluate(Request("sts:AssumeRole", role_arn, {"aws:SecureTransport": "true"},
                                     principal=Principal(service=service_principal),
                                     resource_policy=role.trust_policy if role else None,

@@ -77,18 +77,17 @@ class Deployment:
     """Everything one ``deploy`` call created."""
 
     stacks: dict[str, DeployedStack] = field(default_factory=dict)
+    #: Role name -> ARN: the templates' roles and the roles they only attach policies to.
+    roles: dict[str, str] = field(default_factory=dict)
 
     def stack(self, name: str) -> DeployedStack:
         return self.stacks[name]
 
     def role_arn(self, role_name: str) -> str:
         """The ARN of a deployed role, by its name."""
-        for stack in self.stacks.values():
-            for logical in stack.logical_ids("AWS::IAM::Role"):
-                arn = str(stack.attribute(logical, "Arn"))
-                if arn.rsplit("/", 1)[-1] == role_name:
-                    return arn
-        raise KeyError(f"no deployed role is named {role_name!r}")
+        if role_name not in self.roles:
+            raise KeyError(f"no deployed role is named {role_name!r}")
+        return self.roles[role_name]
 
     def function(self, name_part: str) -> DeployedFunction:
         """The one function whose logical id or name contains ``name_part``."""
@@ -192,6 +191,7 @@ class _StackDeployer:
         name = self.resolve(definition.get("RoleName")) or _physical_name(self.stack.name, logical, 64)
         path = self.resolve(definition.get("Path")) or "/"
         arn = f"arn:{self.partition}:iam::{self.stack.account}:role{path}{name}"
+        self.deployment.roles[name] = arn
         return _Resource(logical, "AWS::IAM::Role", name, {"Arn": arn, "RoleId": f"AROA{uuid.uuid5(uuid.NAMESPACE_URL, arn).hex[:17].upper()}"})
 
     def _create_aws_kms_key(self, logical: str) -> _Resource:
@@ -343,6 +343,7 @@ class _StackDeployer:
                 return role
         # A role the template imports (created elsewhere): it carries only the policies templates attach to it.
         arn = f"arn:{self.partition}:iam::{self.stack.account}:role/{name}"
+        self.deployment.roles[name] = arn
         return self.aws.iam.register_role(arn)
 
 
