@@ -134,6 +134,9 @@ class IamAuthorizer:
         self.stored_facts: Callable[[str, str, Mapping[str, Any], str, str], tuple[dict[str, str], dict[str, Any]]] \
             = lambda *_: ({}, {})
         self.decisions: list[tuple[str, str, str, bool]] = []
+        #: The role the test's own credentials act as (default ``emulated-admin``): its registered policies
+        #: apply if it is deployed, else the administrator's (the live suite names the real caller's role).
+        self.default_caller_arn: str | None = None
         self._lock = threading.Lock()
         self._sessions: dict[str, VendedSession] = {}
         self._calls: list[VendedSession] = []
@@ -207,9 +210,13 @@ class IamAuthorizer:
             return None
         session = self.session_for(access_key)
         if session is None:
-            admin = Principal(arn=f"arn:{self.partition}:sts::{self.account_id}:assumed-role/{ADMIN_ROLE_NAME}/tests",
-                              role_arn=self.admin_role_arn)
-            return _Caller(admin, [ADMIN_POLICY], self._principal_context(self.account_id))
+            role_arn = self.default_caller_arn or self.admin_role_arn
+            account = role_arn.split(":")[4]
+            principal = Principal(arn=f"arn:{self.partition}:sts::{account}:assumed-role/{role_arn.rsplit('/', 1)[-1]}"
+                                      "/tests", role_arn=role_arn)
+            role = self.roles.get(role_arn)
+            policies = list(role.policies) if role is not None and role.policies else [ADMIN_POLICY]
+            return _Caller(principal, policies, self._principal_context(account))
         role = self.roles.get(session.role_arn)
         context = self._principal_context(session.account)
         for name, value in session.tags.items():
