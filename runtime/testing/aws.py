@@ -42,6 +42,7 @@ from runtime.testing._model import (
 )
 from runtime.testing.agentcore_fake import FakeAgentCoreMemory
 from runtime.testing.authorizer import IamAuthorizer
+from runtime.testing.iam import MissingRequestData
 from runtime.testing.deploy import Deployment, deploy
 from runtime.testing.mesh_stacks import HOME_STACK, TVM_ROLE_NAME, WorkerRole, memory_home_assembly
 from runtime.testing.s3vectors_fake import partition_for
@@ -251,15 +252,19 @@ class EmulatedAws:
                 if problems:
                     raise _validation_error(service, problems)
             region = context.get("client_region") or self.region
-            self.iam.authorize(service, operation, params, access_key, region)
+            try:
+                self.iam.authorize(service, operation, params, access_key, region)
+            except MissingRequestData:
+                # A request that names no resource (no index name, no ARN) is the service's to refuse; one it
+                # would accept must be authorizable, so the gap in the table fails loudly.
+                if service in _FAKED:
+                    self._handle(service, operation, params, region)
+                raise
             if service not in _FAKED:
                 return None
-            if service == "s3vectors":
-                body = self.s3vectors.handle(operation, params, region)
-            else:
-                body = self.agentcore.handle(operation, params, region)
-                if body is None:
-                    return None
+            body = self._handle(service, operation, params, region)
+            if body is None:
+                return None
         except ServiceError as error:
             return build_response(model, error, url=request.get("url", ""))
         wire = to_wire(body)
@@ -268,6 +273,11 @@ class EmulatedAws:
             if problems:
                 raise AssertionError(f"runtime.testing: {service} {operation} answer breaks the model: {problems}")
         return build_response(model, wire, url=request.get("url", ""))
+
+    def _handle(self, service: str, operation: str, params: Mapping[str, Any], region: str) -> Any:
+        if service == "s3vectors":
+            return self.s3vectors.handle(operation, params, region)
+        return self.agentcore.handle(operation, params, region)
 
     def _stored_facts(self, service: str, operation: str, params: Mapping[str, Any], region: str,
                       account: str) -> tuple[dict[str, str], dict[str, Any]]:
