@@ -616,7 +616,6 @@ def bench_orchestrator(workdir: Path, args: argparse.Namespace) -> dict[str, Any
 
     with emulated_aws(REGION, ACCOUNT_ID, strict=True) as aws, scripted_agents(aws) as agents:
         aws.setup_mesh(dimension=DIMENSION, index_prefix="tenant-")
-        aws.create_tenant_index(TENANT)
         queue_url = aws.client("sqs").create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         agents.bedrock_agent(SUPERVISOR_AGENT_ID, SUPERVISOR_ALIAS_ID, supervisor_script)
         agents.bedrock_agent(BILLING_AGENT_ID, BILLING_ALIAS_ID, billing_script, account_id=WORKER_ACCOUNT,

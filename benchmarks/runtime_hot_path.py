@@ -350,7 +350,6 @@ def bench_retrieve(args: argparse.Namespace) -> dict[str, Any]:
 
     with emulated_aws(REGION, ACCOUNT_ID, strict=True) as aws:
         mesh = aws.setup_mesh(dimension=DIMENSION, index_prefix="tenant-")
-        aws.create_tenant_index(TENANT)
         broker = TenantCredentialBroker(mesh.tvm_role_arn, region=REGION)
         vectors = S3VectorsMemoryStore(
             broker, bucket_name=mesh.bucket_name, index_prefix=mesh.index_prefix, embedder=embedder,
@@ -402,7 +401,7 @@ def bench_retrieve(args: argparse.Namespace) -> dict[str, Any]:
     # Where the time goes: each part alone, the same way (wall and process CPU per call).
     vector = embedder.embed_one(text, for_query=True)
     raw_query = {
-        "vectorBucketName": mesh.bucket_name, "indexName": mesh.index_name(TENANT), "topK": 5,
+        "vectorBucketName": mesh.bucket_name, "indexName": mesh.index_name(TENANT, actor), "topK": 5,
         "queryVector": {"float32": vector}, "filter": {"actor": {"$eq": actor}},
         "returnMetadata": True, "returnDistance": True,
     }

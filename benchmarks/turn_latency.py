@@ -227,7 +227,6 @@ def _environment(aws: Any, workdir: Path) -> dict[str, str]:
     from tests.handlers import lambda_events as ev
 
     layout = aws.setup_mesh(dimension=DIMENSION, index_prefix="tenant-")
-    aws.create_tenant_index("acme")
     sqs = aws.client("sqs")
     workers = workdir / "workers.json"
     workers.write_text(json.dumps(ev.workers_document()))

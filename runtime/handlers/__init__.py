@@ -1,6 +1,6 @@
 """The mesh's Lambda handlers: one module per function, each exposing ``handler(event, context)``.
 
 Modules: ``orchestrator`` (HTTP API and direct invoke: the cross-account handoff), ``summarizer`` (SQS),
-``onboarding``, ``forget`` and ``retention``. Private helpers shared by them start with an underscore.
+``forget`` and ``retention``. Private helpers shared by them start with an underscore.
 Nothing is imported here, so a function loads only the handler it runs.
 """

@@ -18,7 +18,6 @@ from typing import Any
 from runtime.errors import InvalidInputError, MemoryMeshError, UpstreamError
 from runtime.handlers import _observability as obs
 from runtime.handlers._common import admin_vector_store, load_settings, own_client, remaining_ms
-from runtime.identity import validate_tenant_id
 from runtime.settings import MemorySettings
 
 __all__ = ["INDEX_RESERVE_MS", "SweepReport", "handler", "reset"]
@@ -104,16 +103,15 @@ def _sweep(event: Any, context: Any, *, now: float) -> SweepReport:
             report.not_reached = ordered[position:]
             obs.log("warning", "time budget spent; indexes left for the next run", indexes=len(report.not_reached))
             break
-        tenant_id = name[len(settings.index_prefix):]
         try:
-            validate_tenant_id(tenant_id, index_prefix=settings.index_prefix)
+            tenant_id = store.tenant_of_index(name)
         except InvalidInputError:
             # Shares the prefix but is no tenant index the mesh made: not ours to sweep.
             report.skipped.append(name)
             continue
         started = time.monotonic()
         try:
-            deleted = store.delete_older_than(tenant_id, cutoff, client=client).deleted
+            deleted = store.delete_older_than(name, cutoff, client=client).deleted
         except Exception as error:
             code = error.code if isinstance(error, MemoryMeshError) else type(error).__name__
             report.failed[name] = code

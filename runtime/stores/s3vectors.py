@@ -1,11 +1,12 @@
-"""Long-term memory in Amazon S3 Vectors: one index per tenant, reached only with tenant-scoped credentials.
+"""Long-term memory in Amazon S3 Vectors: one index per user, reached only with that user's vended credentials.
 
-The index is ``<index_prefix><tenant_id>`` in one vector bucket. Every read and write goes through
-``broker.client("s3vectors", tenant_id, actor_id)``, whose credentials IAM limits to that tenant's index, so
-a bug that builds the wrong index name gets AccessDenied instead of another tenant's data.
+The index is ``<index_prefix><tenant_id>.<user hash>`` (``runtime.contract.memory.user_index_name``) in one
+vector bucket, created on the user's first write and tagged ``TenantID``/``ActorID``. Every read and write goes
+through ``broker.client("s3vectors", tenant_id, actor_id)``, whose credentials IAM limits to indexes named for
+the session's tenant *and* tagged with its own tags, so a bug that builds the wrong index name gets
+AccessDenied instead of another user's data. Listing or forgetting a user reads that user's index only.
 
-Search and listing never return another actor's record: queries always filter on ``actor``, ``list_vectors``
-(which has no server-side filter) is filtered here, and every returned record's metadata is re-checked.
+Every returned record's metadata is still re-checked against the query's actor (a second line behind IAM).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from runtime.contract import memory
 from runtime.errors import (
     AccessDeniedError,
     InvalidInputError,
@@ -35,12 +37,12 @@ from runtime.identity import Identity, log_ref, validate_actor_id, validate_inde
 from runtime.records import DeleteReport, MemoryQuery, MemoryRecord
 from runtime.stores import _vector_json
 from runtime.stores._limits import (
-    DraftWriter,
     DEFAULT_CONTENT_MAX_BYTES,
     MAX_KEYS_PER_DELETE,
     MAX_LIST_PAGE,
     MAX_VECTORS_PER_PUT,
     NON_FILTERABLE_KEYS,
+    DraftWriter,
     check_vector,
     last_per_key,
     metadata_matches,
@@ -76,6 +78,7 @@ class S3VectorsMemoryStore(DraftWriter):
         index_prefix: str,
         embedder: Any,
         content_max_bytes: int = DEFAULT_CONTENT_MAX_BYTES,
+        distance_metric: str = "cosine",
         clock: Callable[[], float] = time.time,
         index_dimension: int | None = None,
     ) -> None:
@@ -86,17 +89,26 @@ class S3VectorsMemoryStore(DraftWriter):
         self.index_prefix = validate_index_prefix(index_prefix)
         self.dimension = validate_dimension(getattr(embedder, "dimension", None), index_dimension)
         self.content_max_bytes = validate_content_max_bytes(content_max_bytes)
+        if distance_metric not in memory.DISTANCE_METRICS:
+            raise InvalidInputError("distance_metric", distance_metric, f"must be one of {memory.DISTANCE_METRICS}")
+        self.distance_metric = distance_metric
         self._embedder = embedder
         self._clock = clock
 
     # -- names -------------------------------------------------------------------------------------
 
-    def index_name(self, tenant_id: str) -> str:
-        """The tenant's index: ``<index_prefix><tenant_id>``."""
-        return self.index_prefix + validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
+    def index_name(self, tenant_id: str, actor_id: str) -> str:
+        """The user's index: ``<index_prefix><tenant_id>.<base32 SHA-256 of tenant and actor>``."""
+        tenant_id = validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
+        return memory.user_index_name(self.index_prefix, tenant_id, validate_actor_id(actor_id))
+
+    def tenant_index_prefix(self, tenant_id: str) -> str:
+        """What every user index of the tenant starts with (``ListIndexes`` prefix)."""
+        tenant_id = validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
+        return memory.tenant_index_prefix(self.index_prefix, tenant_id)
 
     @classmethod
-    def from_settings(cls, broker: Any, settings: Any, embedder: Any) -> "S3VectorsMemoryStore":
+    def from_settings(cls, broker: Any, settings: Any, embedder: Any) -> S3VectorsMemoryStore:
         """The store a deployment's MESH_* settings (runtime.settings.MemorySettings) describe."""
         return cls(
             broker,
@@ -104,6 +116,7 @@ class S3VectorsMemoryStore(DraftWriter):
             index_prefix=settings.index_prefix,
             embedder=embedder,
             content_max_bytes=settings.content_max_bytes,
+            distance_metric=settings.distance_metric,
             index_dimension=settings.embedding_dimension,
         )
 
@@ -114,20 +127,22 @@ class S3VectorsMemoryStore(DraftWriter):
 
     def _write(self, identity: Identity, prepared: list[Any]) -> list[str]:
         tenant_id, actor_id = identity.tenant_id, identity.actor_id
-        index = self.index_name(tenant_id)
+        index = self.index_name(tenant_id, actor_id)
         client = self._client(tenant_id, actor_id)
         unique = last_per_key(prepared)
         for start in range(0, len(unique), MAX_VECTORS_PER_PUT):
             batch = unique[start : start + MAX_VECTORS_PER_PUT]
-            self._call(
-                client.put_vectors,
-                "PutVectors",
-                tenant_id,
-                actor_id,
-                vectorBucketName=self.bucket_name,
-                indexName=index,
-                vectors=[{"key": v.key, "data": {"float32": v.data}, "metadata": v.metadata} for v in batch],
-            )
+            request = {
+                "vectorBucketName": self.bucket_name,
+                "indexName": index,
+                "vectors": [{"key": v.key, "data": {"float32": v.data}, "metadata": v.metadata} for v in batch],
+            }
+            try:
+                self._call(client.put_vectors, "PutVectors", tenant_id, actor_id, **request)
+            except _IndexMissing:
+                # The user's first memory: create their index (tagged as theirs), then write again.
+                self.create_user_index(tenant_id, actor_id, client=client)
+                self._call(client.put_vectors, "PutVectors", tenant_id, actor_id, **request)
         return [vector.key for vector in prepared]
 
     # -- reads -------------------------------------------------------------------------------------
@@ -137,19 +152,22 @@ class S3VectorsMemoryStore(DraftWriter):
         valid = validate_query(query, index_prefix=self.index_prefix)
         vector = self._embed_query(valid.text)
         client = self._client(valid.tenant_id, valid.actor_id)
-        response = self._call(
-            client.query_vectors,
-            "QueryVectors",
-            valid.tenant_id,
-            valid.actor_id,
-            vectorBucketName=self.bucket_name,
-            indexName=self.index_name(valid.tenant_id),
-            topK=valid.top_k,
-            queryVector={"float32": vector},
-            filter=vector_filter(valid),
-            returnMetadata=True,
-            returnDistance=True,
-        )
+        try:
+            response = self._call(
+                client.query_vectors,
+                "QueryVectors",
+                valid.tenant_id,
+                valid.actor_id,
+                vectorBucketName=self.bucket_name,
+                indexName=self.index_name(valid.tenant_id, valid.actor_id),
+                topK=valid.top_k,
+                queryVector={"float32": vector},
+                filter=vector_filter(valid),
+                returnMetadata=True,
+                returnDistance=True,
+            )
+        except _IndexMissing:
+            return []  # no index yet: the user has no vector memories
         metric = response.get("distanceMetric", "cosine")
         records = []
         for item in response.get("vectors", []):
@@ -170,28 +188,33 @@ class S3VectorsMemoryStore(DraftWriter):
         return check_vector(self._embedder.embed_one(text, for_query=True), self.dimension, field="query embedding")
 
     def list_actor(self, tenant_id: str, actor_id: str) -> list[MemoryRecord]:
-        """Every record of one actor, newest first (pages through the whole index; keeps only that actor)."""
+        """Every record of one actor, newest first (pages through that user's index only)."""
         tenant_id = validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
         actor_id = validate_actor_id(actor_id)
         client = self._client(tenant_id, actor_id)
         records = [
             record_from_metadata(item["key"], metadata, tenant_id=tenant_id, source=self.name, score=None)
-            for item, metadata in self._scan(client, tenant_id, actor_id)
+            for item, metadata in self._scan(client, self.index_name(tenant_id, actor_id), tenant_id, actor_id)
             if metadata.get("actor") == actor_id
         ]
         records.sort(key=lambda record: (-(record.stored_at or 0), record.key))
         return records
 
-    def _scan(self, client: Any, tenant_id: str, actor_id: str | None) -> Iterator[tuple[dict, dict]]:
-        """Yield (vector, metadata) for every vector of the tenant's index, following nextToken."""
+    def _scan(self, client: Any, index: str, tenant_id: str, actor_id: str | None) -> Iterator[tuple[dict, dict]]:
+        """Yield (vector, metadata) for every vector of one index, following nextToken; none if it is missing."""
         request: dict[str, Any] = {
             "vectorBucketName": self.bucket_name,
-            "indexName": self.index_name(tenant_id),
+            "indexName": index,
             "maxResults": MAX_LIST_PAGE,
             "returnMetadata": True,
         }
         while True:
-            page = self._call(client.list_vectors, "ListVectors", tenant_id, actor_id, **request)
+            try:
+                page = self._call(client.list_vectors, "ListVectors", tenant_id, actor_id, **request)
+            except _IndexMissing:
+                if "nextToken" in request:
+                    raise
+                return
             for item in page.get("vectors", []):
                 yield item, item.get("metadata") or {}
             token = page.get("nextToken")
@@ -202,39 +225,45 @@ class S3VectorsMemoryStore(DraftWriter):
     # -- deletes -----------------------------------------------------------------------------------
 
     def delete_actor(self, tenant_id: str, actor_id: str) -> DeleteReport:
-        """Forget one actor: delete every vector whose ``actor`` is theirs. Running it again deletes nothing.
+        """Forget one actor: delete every vector of their index. Running it again deletes nothing.
 
         Vectors written while the scan runs may survive; run it again after the actor stops writing.
         """
         tenant_id = validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
         actor_id = validate_actor_id(actor_id)
         client = self._client(tenant_id, actor_id)
-        scan = self._scan(client, tenant_id, actor_id)
-        keys = [item["key"] for item, metadata in scan if metadata.get("actor") == actor_id]
-        self._delete_keys(client, tenant_id, actor_id, keys)
-        logger.info("deleted actor vectors", extra={"tenant": tenant_id, "actor_ref": log_ref(actor_id), "deleted": len(keys)})
+        index = self.index_name(tenant_id, actor_id)
+        keys = [item["key"] for item, _ in self._scan(client, index, tenant_id, actor_id)]
+        self._delete_keys(client, index, tenant_id, actor_id, keys)
+        logger.info("deleted actor vectors",
+                    extra={"tenant": tenant_id, "actor_ref": log_ref(actor_id), "deleted": len(keys)})
         return DeleteReport(backend=self.name, deleted=len(keys), keys=tuple(keys))
 
-    def delete_older_than(self, tenant_id: str, cutoff_epoch: float, *, client: Any = None) -> DeleteReport:
-        """Retention: delete the tenant's vectors stored before ``cutoff_epoch`` (any actor).
+    def delete_older_than(self, index_name: str, cutoff_epoch: float, *, client: Any) -> DeleteReport:
+        """Retention: delete one user index's vectors stored before ``cutoff_epoch``, with the sweeper's client.
 
-        ``client`` lets the retention sweeper use its own role; by default a tenant-scoped client is used.
         Vectors without a numeric ``stored_at`` were not written by this store and are left alone.
         """
-        tenant_id = validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
+        tenant_id = self.tenant_of_index(index_name)
         cutoff = validate_epoch(cutoff_epoch, "cutoff_epoch")
-        client = client if client is not None else self._client(tenant_id, None)
         keys = []
-        for item, metadata in self._scan(client, tenant_id, None):
+        for item, metadata in self._scan(client, index_name, tenant_id, None):
             stored_at = metadata.get("stored_at")
             if isinstance(stored_at, (int, float)) and not isinstance(stored_at, bool) and stored_at < cutoff:
                 keys.append(item["key"])
-        self._delete_keys(client, tenant_id, None, keys)
+        self._delete_keys(client, index_name, tenant_id, None, keys)
         logger.info("retention deleted vectors", extra={"tenant": tenant_id, "cutoff": cutoff, "deleted": len(keys)})
         return DeleteReport(backend=self.name, deleted=len(keys), keys=tuple(keys))
 
-    def _delete_keys(self, client: Any, tenant_id: str, actor_id: str | None, keys: Sequence[str]) -> None:
-        index = self.index_name(tenant_id)
+    def tenant_of_index(self, index_name: Any) -> str:
+        """The tenant of a user index name (``<prefix><tenant>.<user>``); InvalidInputError for any other name."""
+        tenant, dot, user = str(index_name)[len(self.index_prefix):].partition(".")
+        if not (isinstance(index_name, str) and index_name.startswith(self.index_prefix) and dot and user):
+            raise InvalidInputError("index_name", index_name,
+                                    f"must be a user index '{self.index_prefix}<tenant>.<user>'")
+        return validate_tenant_id(tenant, index_prefix=self.index_prefix)
+
+    def _delete_keys(self, client: Any, index: str, tenant_id: str, actor_id: str | None, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), MAX_KEYS_PER_DELETE):
             self._call(
                 client.delete_vectors,
@@ -246,32 +275,25 @@ class S3VectorsMemoryStore(DraftWriter):
                 keys=list(keys[start : start + MAX_KEYS_PER_DELETE]),
             )
 
-    # -- index management (onboarding; takes the caller's own client) ---------------------------------
+    # -- index management ------------------------------------------------------------------------------
 
-    def create_tenant_index(
-        self,
-        tenant_id: str,
-        *,
-        client: Any,
-        distance_metric: str = "cosine",
-        kms_key_arn: str | None = None,
-    ) -> bool:
-        """Create the tenant's index (``content`` non-filterable); False when it already exists."""
+    def create_user_index(self, tenant_id: str, actor_id: str, *, client: Any | None = None) -> bool:
+        """Create the user's index, tagged ``TenantID``/``ActorID`` (IAM matches the tags to the session's);
+        False when it already exists. It inherits the bucket's encryption (the mesh's KMS key)."""
         tenant_id = validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
-        if distance_metric not in ("cosine", "euclidean"):
-            raise InvalidInputError("distance_metric", distance_metric, "must be 'cosine' or 'euclidean'")
+        actor_id = validate_actor_id(actor_id)
+        client = client if client is not None else self._client(tenant_id, actor_id)
         request: dict[str, Any] = {
             "vectorBucketName": self.bucket_name,
-            "indexName": self.index_name(tenant_id),
+            "indexName": self.index_name(tenant_id, actor_id),
             "dataType": "float32",
             "dimension": self.dimension,
-            "distanceMetric": distance_metric,
+            "distanceMetric": self.distance_metric,
             "metadataConfiguration": {"nonFilterableMetadataKeys": list(NON_FILTERABLE_KEYS)},
+            "tags": {memory.TENANT_TAG: tenant_id, memory.ACTOR_TAG: actor_id},
         }
-        if kms_key_arn:
-            request["encryptionConfiguration"] = {"sseType": "aws:kms", "kmsKeyArn": kms_key_arn}
         try:
-            self._call(client.create_index, "CreateIndex", tenant_id, None, **request)
+            self._call(client.create_index, "CreateIndex", tenant_id, actor_id, **request)
         except _IndexExists:
             return False
         return True
@@ -298,22 +320,22 @@ class S3VectorsMemoryStore(DraftWriter):
     def _translate(self, error: ClientError, operation: str, tenant_id: str, actor_id: str | None) -> MemoryMeshError:
         code = error.response.get("Error", {}).get("Code", "")
         _log_failure(operation, tenant_id, actor_id, code)
-        index = self.index_prefix + tenant_id
         if code in ("AccessDeniedException", "AccessDenied"):
             return AccessDeniedError(
-                f"S3 Vectors {operation} on the memory index of tenant {tenant_id!r} was denied"
+                f"S3 Vectors {operation} on a memory index of tenant {tenant_id!r} was denied"
             )
         if code in ("NotFoundException", "NoSuchIndex", "ResourceNotFoundException"):
-            return NotFoundError(
-                f"memory index {index!r} of tenant {tenant_id!r} does not exist in vector bucket "
-                f"{self.bucket_name!r}; onboard the tenant first"
-            )
+            message = str(error.response.get("Error", {}).get("Message", ""))
+            if "bucket" in message.lower():
+                # A missing bucket is a broken deployment, never "no memories yet".
+                return UpstreamError(f"vector bucket {self.bucket_name!r} does not exist")
+            return _IndexMissing(f"the memory index of a user of tenant {tenant_id!r} does not exist")
         if code == "ConflictException" and operation == "CreateIndex":
-            return _IndexExists(f"memory index {index!r} already exists")
+            return _IndexExists("the user's memory index already exists")
         if code == "ValidationException":
             return InvalidInputError(
                 operation,
-                index,
+                f"vector bucket {self.bucket_name!r}",
                 "S3 Vectors rejected the request; check that the index dimension matches the embedder "
                 f"({self.dimension}) and the metadata limits",
             )
@@ -324,8 +346,12 @@ class S3VectorsMemoryStore(DraftWriter):
         return UpstreamError(f"S3 Vectors {operation} failed for tenant {tenant_id!r} ({code or 'unknown error'})")
 
 
+class _IndexMissing(NotFoundError):
+    """The user's index does not exist yet: no vector memories (created on the first write)."""
+
+
 class _IndexExists(MemoryMeshError):
-    """CreateIndex found the index already there (internal signal of :meth:`create_tenant_index`)."""
+    """CreateIndex found the index already there (internal signal of :meth:`create_user_index`)."""
 
 
 def _log_failure(operation: str, tenant_id: str, actor_id: str | None, code: str) -> None:

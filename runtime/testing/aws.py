@@ -32,6 +32,7 @@ from botocore.exceptions import NoCredentialsError
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
+from runtime.contract.memory import user_index_name
 from runtime.testing._model import (
     ServiceError,
     build_response,
@@ -86,8 +87,9 @@ class MeshLayout:
     state_table: str | None = None
     deployment: Deployment | None = field(default=None, repr=False)
 
-    def index_name(self, tenant_id: str) -> str:
-        return f"{self.index_prefix}{tenant_id}"
+    def index_name(self, tenant_id: str, actor_id: str) -> str:
+        """The user's index (``runtime.contract.memory.user_index_name``)."""
+        return user_index_name(self.index_prefix, tenant_id, actor_id)
 
 
 class EmulatedAws:
@@ -216,17 +218,17 @@ class EmulatedAws:
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
         monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
 
-    def create_tenant_index(self, tenant_id: str) -> str:
-        """Create ``<index_prefix><tenant_id>`` in the mesh bucket, as tenant onboarding would."""
+    def stored_vectors(self, tenant_id: str, actor_id: str | None = None) -> dict[str, Any]:
+        """The vectors stored for one user (or every user of a tenant), by key, straight from the fake's state."""
         if self.mesh is None:
-            raise RuntimeError("call setup_mesh() before create_tenant_index()")
-        return self.create_index(
-            self.mesh.bucket_name,
-            self.mesh.index_name(tenant_id),
-            dimension=self.mesh.dimension,
-            distance_metric=self.mesh.distance_metric,
-            non_filterable_keys=self.mesh.non_filterable_keys,
-        )
+            raise RuntimeError("call setup_mesh() before stored_vectors()")
+        indexes = self.s3vectors.bucket(self.mesh.bucket_name).indexes
+        if actor_id is not None:
+            index = indexes.get(self.mesh.index_name(tenant_id, actor_id))
+            return dict(index.vectors) if index is not None else {}
+        prefix = f"{self.mesh.index_prefix}{tenant_id}."
+        return {key: vector for name, index in indexes.items() if name.startswith(prefix)
+                for key, vector in index.vectors.items()}
 
     def call_count(self, service: str, operation: str | None = None) -> int:
         """How many calls to a service (or one operation) the emulation saw, including refused ones."""

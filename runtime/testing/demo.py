@@ -230,8 +230,6 @@ class Demo:
     @staticmethod
     def _environment(aws: Any, tmp: Path) -> str:
         layout = aws.setup_mesh(dimension=256, index_prefix="tenant-")
-        for tenant in ("acme", "globex"):
-            aws.create_tenant_index(tenant)
         sqs = aws.client("sqs")
         workers = [
             {"name": "billing", "role_arn": f"arn:aws:iam::{BILLING_ACCOUNT}:role/mesh-worker-billing",

@@ -49,8 +49,7 @@ class _Mesh:
 
     def held(self, identity: Identity) -> dict[str, int]:
         """How many vectors, events and long-term records of the actor the fakes hold."""
-        index = self.aws.s3vectors.index(BUCKET, f"tenant-{identity.tenant_id}")
-        vectors = [v for v in index.vectors.values() if (v.metadata or {}).get("actor") == identity.actor_id]
+        vectors = self.aws.stored_vectors(identity.tenant_id, identity.actor_id)
         memory_id = self.aws.mesh.memory_id
         events = self.aws.agentcore.events(memory_id, actor_id=identity.agentcore_actor_id)
         segment = f"/{identity.agentcore_actor_id}/"

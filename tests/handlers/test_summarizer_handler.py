@@ -69,7 +69,7 @@ def _job(identity: Identity, session_id: str) -> str:
 
 
 def _vectors(aws: Any, tenant: str = "acme") -> dict[str, Any]:
-    return dict(aws.s3vectors.index(BUCKET, f"tenant-{tenant}").vectors)
+    return aws.stored_vectors(tenant)
 
 
 def _logged(caplog: Any) -> str:
@@ -119,10 +119,20 @@ def test_an_empty_session_succeeds_without_writing(aws, env, lambda_context):
 # -- failures: partial batches, poison messages, DLQ ------------------------------------------------------------
 
 
-def test_partial_batch_failure_reports_only_the_failing_message_ids(aws, env, lambda_context):
+def test_partial_batch_failure_reports_only_the_failing_message_ids(aws, env, lambda_context, monkeypatch):
+    from runtime.testing import ServiceError
+
     _say(aws, ALICE, "s-ok", ("USER", "I work as a nurse."))
-    globex = Identity("globex", "carol")  # globex has no index yet: its summary cannot be stored
+    globex = Identity("globex", "carol")  # carol's index is unavailable: her summary cannot be stored
     _say(aws, globex, "s-no-index", ("USER", "I work as a pilot."))
+    original = aws.s3vectors._op_put_vectors
+
+    def carol_unavailable(params: dict[str, Any], region: str) -> Any:
+        if params.get("indexName") == aws.mesh.index_name("globex", "carol"):
+            raise ServiceError("ServiceUnavailableException", "scripted outage")
+        return original(params, region)
+
+    monkeypatch.setattr(aws.s3vectors, "_op_put_vectors", carol_unavailable)
     ok = _record(_job(ALICE, "s-ok"), "m-ok")
     no_index = _record(_job(globex, "s-no-index"), "m-no-index")
     poison = _record("{not json", "m-poison")

@@ -148,4 +148,4 @@ def test_the_worker_role_cannot_vend_credentials_for_a_tenant_it_does_not_serve(
 
     with pytest.raises(AccessDeniedError):
         worker.broker.client("s3vectors", "globex", actor_of("alice")).list_vectors(
-            vectorBucketName=mesh.aws.mesh.bucket_name, indexName="tenant-globex")
+            vectorBucketName=mesh.aws.mesh.bucket_name, indexName=mesh.aws.mesh.index_name("globex", "alice"))

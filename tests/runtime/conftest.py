@@ -75,13 +75,12 @@ def mesh_env(aws: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def tenant_index(aws: Any) -> Callable[[str], str]:
-    """Create a tenant's index in the mesh bucket, as onboarding would; returns the index name."""
+    """A tenant needs no set-up (each user's index is made on their first write); returns its index prefix."""
 
-    def create(tenant_id: str) -> str:
-        aws.create_tenant_index(tenant_id)
-        return aws.mesh.index_name(tenant_id)
+    def prefix(tenant_id: str) -> str:
+        return f"{aws.mesh.index_prefix}{tenant_id}."
 
-    return create
+    return prefix
 
 
 @pytest.fixture

@@ -13,19 +13,18 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from runtime.stores._limits import NON_FILTERABLE_KEYS
 from runtime.credentials import TenantCredentialBroker
 from runtime.embeddings import LocalHashEmbedder
 from runtime.errors import (
     AccessDeniedError,
     InvalidInputError,
-    NotFoundError,
     UpstreamError,
     UpstreamTimeoutError,
 )
 from runtime.identity import Identity
 from runtime.records import MemoryBackend, MemoryQuery
 from runtime.stores import MemoryDraft, S3VectorsMemoryStore, summary_key
+from runtime.stores._limits import NON_FILTERABLE_KEYS
 
 DIM = 256  # the conftest mesh's index dimension
 NOW = 1_700_000_000
@@ -63,8 +62,6 @@ def clock() -> _Clock:
 
 @pytest.fixture
 def broker(aws) -> TenantCredentialBroker:
-    aws.create_tenant_index("acme")
-    aws.create_tenant_index("globex")
     return TenantCredentialBroker(aws.mesh.tvm_role_arn, region=aws.region)
 
 
@@ -89,8 +86,10 @@ def store(make_store) -> S3VectorsMemoryStore:
 
 
 def _vectors(aws, tenant_id: str) -> dict:
-    """The tenant index's stored vectors, straight from the fake's state."""
-    return aws.s3vectors.index(aws.mesh.bucket_name, aws.mesh.index_name(tenant_id)).vectors
+    """Every stored vector of the tenant's user indexes, straight from the fake's state."""
+    indexes = aws.s3vectors.bucket(aws.mesh.bucket_name).indexes
+    prefix = f"{aws.mesh.index_prefix}{tenant_id}."
+    return {key: v for name, index in indexes.items() if name.startswith(prefix) for key, v in index.vectors.items()}
 
 
 def _data_calls(aws) -> int:
@@ -131,7 +130,10 @@ def test_metadata_layout_follows_the_data_model(aws, store) -> None:
         "content": "allergic to peanuts",
     }
     assert len(stored.data) == DIM
-    assert aws.s3vectors.index(aws.mesh.bucket_name, "tenant-acme").non_filterable_keys == ("content",)
+    index = aws.s3vectors.index(aws.mesh.bucket_name, aws.mesh.index_name("acme", "alice"))
+    assert index.non_filterable_keys == NON_FILTERABLE_KEYS
+    assert index.tags == {"TenantID": "acme", "ActorID": "alice"}  # what IAM matches to the session's tags
+    assert list(index.vectors) == [key]
 
 
 def test_requests_use_actor_tagged_tvm_credentials(aws, store) -> None:
@@ -170,10 +172,12 @@ def test_results_are_rechecked_even_if_the_filter_were_wrong(aws, store, monkeyp
     assert [r.content for r in records] == ["alice likes green tea"]
 
 
-def test_wrong_index_name_is_denied_by_iam_not_served(aws, make_store) -> None:
+def test_wrong_index_name_is_denied_by_iam_not_served(aws, make_store, store) -> None:
+    store.put_memory(GLOBEX_ALICE, "globex alice's own", kind="note")
+
     class _BuggyStore(S3VectorsMemoryStore):
-        def index_name(self, tenant_id: str) -> str:
-            return self.index_prefix + "globex"  # bug: always the same tenant's index
+        def index_name(self, tenant_id: str, actor_id: str) -> str:
+            return super().index_name("globex", actor_id)  # bug: always the other tenant's index
 
     buggy = make_store(store_class=_BuggyStore)
 
@@ -183,15 +187,42 @@ def test_wrong_index_name_is_denied_by_iam_not_served(aws, make_store) -> None:
         buggy.search(_query(ALICE, "anything"))
     with pytest.raises(AccessDeniedError):
         buggy.delete_actor("acme", "alice")
-    assert _vectors(aws, "globex") == {}
+    assert [v.metadata["content"] for v in _vectors(aws, "globex").values()] == ["globex alice's own"]
     assert "arn:" not in denied.value.message  # no upstream internals in the message
 
 
-def test_missing_tenant_index_is_not_found(aws, store) -> None:
-    with pytest.raises(NotFoundError, match="'tenant-initech'"):
-        store.search(_query(Identity("initech", "alice"), "anything"))
-    with pytest.raises(NotFoundError, match="onboard the tenant"):
-        store.put_memory(Identity("initech", "alice"), "anything", kind="note")
+def test_a_new_user_has_no_index_until_the_first_write(aws, store) -> None:
+    newcomer = Identity("initech", "alice")
+    assert store.search(_query(newcomer, "anything")) == []
+    assert store.list_actor("initech", "alice") == []
+    assert store.delete_actor("initech", "alice").deleted == 0
+    assert aws.call_count("s3vectors", "CreateIndex") == 0
+
+    store.put_memory(newcomer, "first memory", kind="note")
+    store.put_memory(newcomer, "second memory", kind="note")
+
+    assert aws.call_count("s3vectors", "CreateIndex") == 1
+    assert [r.content for r in store.list_actor("initech", "alice")] == ["second memory", "first memory"] or \
+        {r.content for r in store.list_actor("initech", "alice")} == {"first memory", "second memory"}
+
+
+class _OwnRoleBroker:
+    """Clients on the test's own (unrestricted) credentials, as a function's own role would use."""
+
+    def __init__(self, aws) -> None:
+        self._aws = aws
+
+    def client(self, service_name: str, tenant_id: str, actor_id: str | None = None):
+        return self._aws.client(service_name)
+
+
+def test_a_missing_bucket_is_an_upstream_error_not_an_empty_memory(aws) -> None:
+    store = S3VectorsMemoryStore(_OwnRoleBroker(aws), bucket_name="no-such-bucket",
+                                 index_prefix=aws.mesh.index_prefix, embedder=LocalHashEmbedder(DIM))
+    # S3 Vectors answers an index call in a missing bucket with "index not found" (a new user's reads are
+    # empty); the write's CreateIndex names the bucket, so a broken deployment fails loudly.
+    with pytest.raises(UpstreamError, match="'no-such-bucket' does not exist"):
+        store.put_memory(ALICE, "anything", kind="note")
 
 
 # -- keys, batching, limits ------------------------------------------------------------------------------
@@ -224,7 +255,9 @@ def test_large_batches_are_split_at_500(aws, store) -> None:
 
     assert len(set(keys)) == 1201
     assert len(_vectors(aws, "acme")) == 1201
-    assert aws.call_count("s3vectors", "PutVectors") == 3
+    # 3 batches, and one first attempt that found no index yet (the user's first write creates it).
+    assert aws.call_count("s3vectors", "PutVectors") == 4
+    assert aws.call_count("s3vectors", "CreateIndex") == 1
     assert len(store.list_actor("acme", "alice")) == 1201  # more than one ListVectors page
     assert aws.call_count("s3vectors", "ListVectors") >= 2
 
@@ -282,6 +315,7 @@ def test_embedder_dimension_must_equal_the_index_dimension(aws, make_store) -> N
     with pytest.raises(InvalidInputError, match="index dimension 256"):
         make_store(embedder=LocalHashEmbedder(128), index_dimension=DIM)
     # Without the configured dimension the service itself refuses: still typed, still nothing written.
+    make_store(index_dimension=DIM).create_user_index("acme", "alice")
     unchecked = make_store(embedder=LocalHashEmbedder(128))
     with pytest.raises(InvalidInputError, match="index dimension matches the embedder"):
         unchecked.put_memory(ALICE, "hello", kind="note")
@@ -394,27 +428,30 @@ def test_delete_older_than_enforces_retention_for_every_actor(aws, store, clock)
     store.put_memory(GLOBEX_ALICE, "old globex", kind="note")
 
     sweeper_client = aws.client("s3vectors")  # the retention Lambda's own role
-    report = store.delete_older_than("acme", NOW + 1, client=sweeper_client)
+    deleted = [store.delete_older_than(store.index_name("acme", actor), NOW + 1, client=sweeper_client).deleted
+               for actor in ("alice", "bob")]
 
-    assert report.deleted == 2
+    assert deleted == [1, 1]
     assert {v.metadata["content"] for v in _vectors(aws, "acme").values()} == {"new alice"}
     assert len(_vectors(aws, "globex")) == 1
-    assert store.delete_older_than("acme", NOW + 1).deleted == 0  # default: a tenant-scoped client
     with pytest.raises(InvalidInputError, match="cutoff_epoch"):
-        store.delete_older_than("acme", -5)
+        store.delete_older_than(store.index_name("acme", "alice"), -5, client=sweeper_client)
+    with pytest.raises(InvalidInputError, match="must be a user index"):
+        store.delete_older_than("tenant-acme", NOW, client=sweeper_client)
 
 
 # -- index management ------------------------------------------------------------------------------------
 
 
-def test_create_tenant_index_is_idempotent(aws, store) -> None:
-    admin = aws.client("s3vectors")
-    assert store.create_tenant_index("initech", client=admin) is True
-    assert store.create_tenant_index("initech", client=admin) is False
-    index = aws.s3vectors.index(aws.mesh.bucket_name, "tenant-initech")
+def test_create_user_index_is_idempotent(aws, store) -> None:
+    assert store.create_user_index("initech", "alice") is True
+    assert store.create_user_index("initech", "alice") is False
+    index = aws.s3vectors.index(aws.mesh.bucket_name, store.index_name("initech", "alice"))
     assert (index.dimension, index.distance_metric, index.non_filterable_keys) == (DIM, "cosine", NON_FILTERABLE_KEYS)
-    store.put_memory(Identity("initech", "alice"), "onboarded", kind="note")
+    store.put_memory(Identity("initech", "alice"), "first", kind="note")
     assert len(index.vectors) == 1
+    assert store.index_name("initech", "alice").startswith("tenant-initech.")
+    assert store.index_name("initech", "bob") != store.index_name("initech", "alice")
 
 
 # -- upstream errors --------------------------------------------------------------------------------------
