@@ -146,7 +146,7 @@ def test_a_tenant_without_an_index_has_nothing_to_forget(aws, mesh, lambda_conte
 
 def test_forget_uses_the_functions_own_role(aws, mesh, lambda_context):
     forget.handler({"tenant_id": "acme", "actor_id": "alice"}, lambda_context)
-    assert aws.abac.assume_role_calls() == []
+    assert aws.iam.assume_role_calls() == []
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,7 @@ def test_request_can_name_the_worker(mesh):
 def test_worker_access_role_is_assumed_with_external_id_source_identity_and_tags_then_cached(mesh):
     send("Question about billing, please.")
     send("Another billing question.", session="s2")
-    sessions = mesh.aws.abac.assume_role_calls(BILLING_ROLE_ARN)
+    sessions = mesh.aws.iam.assume_role_calls(BILLING_ROLE_ARN)
     assert len(sessions) == 1, "credentials are cached per (worker, tenant, actor)"
     (session,) = sessions
     actor = actor_of("alice")
@@ -146,7 +146,7 @@ def test_worker_access_role_is_assumed_with_external_id_source_identity_and_tags
     assert all(c.caller.role_arn == BILLING_ROLE_ARN for c in calls)
     # Another user of the same tenant gets their own worker session.
     send("A billing question from bob.", claims=claims_for("acme", "bob"))
-    assert len(mesh.aws.abac.assume_role_calls(BILLING_ROLE_ARN)) == 2
+    assert len(mesh.aws.iam.assume_role_calls(BILLING_ROLE_ARN)) == 2
 
 
 def test_agentcore_runtime_worker_gets_memory_in_the_payload(mesh):

@@ -171,7 +171,7 @@ def test_a_run_stops_at_its_time_budget_and_later_runs_reach_every_index(aws, en
 
 def test_retention_uses_the_functions_own_role(aws, env, lambda_context):
     retention.handler(scheduled_event(), lambda_context)
-    assert aws.abac.assume_role_calls() == []
+    assert aws.iam.assume_role_calls() == []
 
 
 def test_broken_configuration_raises_without_naming_values(aws, env, lambda_context, monkeypatch):

@@ -139,7 +139,7 @@ def test_metadata_layout_follows_the_data_model(aws, store) -> None:
 def test_requests_use_actor_tagged_tvm_credentials(aws, store) -> None:
     store.put_memory(ALICE, "hello", kind="note")
     store.search(_query(ALICE, "hello"))
-    tags = [dict(session.tags) for session in aws.abac.assume_role_calls(aws.mesh.tvm_role_arn)]
+    tags = [dict(session.tags) for session in aws.iam.assume_role_calls(aws.mesh.tvm_role_arn)]
     assert tags == [{"TenantID": "acme", "ActorID": "alice"}]
 
 
@@ -191,12 +191,14 @@ def test_wrong_index_name_is_denied_by_iam_not_served(aws, make_store, store) ->
     assert "arn:" not in denied.value.message  # no upstream internals in the message
 
 
-def test_a_new_user_has_no_index_until_the_first_write(aws, store) -> None:
+def test_a_new_user_gets_their_index_once_on_first_use(aws, store) -> None:
+    # IAM refuses calls on an index that does not exist yet (the TVM's tag conditions find no tags), so the
+    # store's first call for a user creates that user's index, tagged as theirs; reads then find nothing.
     newcomer = Identity("initech", "alice")
     assert store.search(_query(newcomer, "anything")) == []
+    assert aws.call_count("s3vectors", "CreateIndex") == 1
     assert store.list_actor("initech", "alice") == []
     assert store.delete_actor("initech", "alice").deleted == 0
-    assert aws.call_count("s3vectors", "CreateIndex") == 0
 
     store.put_memory(newcomer, "first memory", kind="note")
     store.put_memory(newcomer, "second memory", kind="note")
@@ -356,7 +358,7 @@ def test_invalid_ids_are_rejected_before_any_call(aws, store, tenant_id, actor_i
     with pytest.raises(InvalidInputError, match=field):
         store.delete_actor(tenant_id, actor_id)
     assert _data_calls(aws) == 0
-    assert aws.abac.sessions == []
+    assert aws.iam.sessions == []
 
 
 @pytest.mark.parametrize("text", ["", "  \n", None])
@@ -523,4 +525,4 @@ def test_concurrent_tenants_and_actors_never_see_each_others_records(aws, store)
         assert len(listed) == 12
         assert all(r.content.startswith(f"{identity.tenant_id}-{identity.actor_id} ") for r in listed)
     # One STS call per (tenant, actor) tag set, however many threads asked.
-    assert len(aws.abac.assume_role_calls(aws.mesh.tvm_role_arn)) == len(identities)
+    assert len(aws.iam.assume_role_calls(aws.mesh.tvm_role_arn)) == len(identities)
