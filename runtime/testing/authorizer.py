@@ -158,6 +158,23 @@ class IamAuthorizer:
     def role(self, arn: str) -> Role:
         return self.roles[arn]
 
+    def drop_statements(self, role_arn: str, *, service: str) -> int:
+        """Break a deployed role on purpose: remove its statements whose actions are all of ``service``
+        (``"s3vectors"``); returns how many went. Decisions still come from evaluating what remains."""
+        role = self.roles[role_arn]
+        dropped = 0
+        kept_policies = []
+        for policy in role.policies:
+            statements = policy.get("Statement", [])
+            statements = statements if isinstance(statements, list) else [statements]
+            kept = [s for s in statements if not all(str(a).startswith(f"{service}:") for a in
+                                                     (s.get("Action") if isinstance(s.get("Action"), list)
+                                                      else [s.get("Action")]))]
+            dropped += len(statements) - len(kept)
+            kept_policies.append({**policy, "Statement": kept})
+        role.policies = kept_policies
+        return dropped
+
     def set_resource_policy(self, arn: str, policy: Mapping[str, Any],
                             kind: ResourcePolicyKind = ResourcePolicyKind.STANDARD) -> None:
         self.resource_policies[arn] = (policy, kind)

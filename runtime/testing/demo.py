@@ -22,6 +22,8 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
+from runtime.testing.mesh_stacks import worker_roles
+
 REGION = "us-east-1"
 HOME = "111111111111"
 BILLING_ACCOUNT = "222222222222"
@@ -229,7 +231,6 @@ class Demo:
 
     @staticmethod
     def _environment(aws: Any, tmp: Path) -> str:
-        layout = aws.setup_mesh(dimension=256, index_prefix="tenant-")
         sqs = aws.client("sqs")
         workers = [
             {"name": "billing", "role_arn": f"arn:aws:iam::{BILLING_ACCOUNT}:role/mesh-worker-billing",
@@ -240,6 +241,7 @@ class Demo:
              "agent": {"type": "agentcore-runtime", "runtime_arn": SUPPORT_ARN}},
         ]
         (tmp / "workers.json").write_text(json.dumps(workers))
+        layout = aws.setup_mesh(dimension=256, index_prefix="tenant-", workers=worker_roles(workers))
         os.environ.update({
             "MESH_REGION": REGION, "MESH_VECTOR_BUCKET": layout.bucket_name, "MESH_INDEX_PREFIX": "tenant-",
             "MESH_EMBEDDING_DIMENSION": "256", "MESH_EMBEDDING_MODEL_ID": "amazon.titan-embed-text-v2:0",

@@ -10,13 +10,13 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TVM_ROLE_NAME", "WorkerRole", "memory_home_assembly", "synthesize"]
+__all__ = ["TVM_ROLE_NAME", "WorkerRole", "memory_home_assembly", "synthesize", "worker_roles"]
 
 TVM_ROLE_NAME = "mesh-tvm"
 HOME_STACK = "mesh-test-home"
@@ -36,6 +36,20 @@ class WorkerRole:
     allowed_tenants: tuple[str, ...]
     #: ``{"type": "bedrock-agent", "agent_id": ..., "alias_id": ...}`` or ``{"type": "agentcore-runtime", ...}``.
     agent: tuple[tuple[str, str], ...]
+
+
+def worker_roles(workers: Sequence[Mapping[str, Any]]) -> tuple[WorkerRole, ...]:
+    """Worker access roles for the entries of a workers file (``MESH_WORKERS_FILE``: name, role_arn, external_id,
+    region, allowed_tenants, agent)."""
+    found = []
+    for worker in workers:
+        arn = str(worker["role_arn"])
+        found.append(WorkerRole(
+            name=str(worker["name"]), account=arn.split(":")[4], region=str(worker["region"]),
+            role_name=arn.rsplit("/", 1)[-1], external_id=str(worker["external_id"]),
+            allowed_tenants=tuple(worker["allowed_tenants"]),
+            agent=tuple(sorted((str(k), str(v)) for k, v in worker["agent"].items()))))
+    return tuple(found)
 
 
 def synthesize(build: Callable[[Any], None], *, cache_key: str | None = None) -> Path:

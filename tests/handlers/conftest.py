@@ -20,7 +20,29 @@ from tests.handlers.lambda_events import (
     FakeLambdaContext,
     workers_document,
 )
-from tests.runtime.conftest import aws, aws_credentials, mesh_env, tenant_index  # noqa: F401  (shared fixtures)
+from tests.runtime.conftest import (  # noqa: F401  (shared fixtures)
+    ACCOUNT_ID,
+    BUCKET,
+    DIMENSION,
+    INDEX_PREFIX,
+    REGION,
+    aws_credentials,
+    mesh_env,
+    tenant_index,
+)
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[Any]:
+    """The runtime tests' emulated mesh plus the workers file's access roles, synthesized by the constructs and
+    trusting the test's own credentials (the orchestrator runs with them)."""
+    from runtime.testing import emulated_aws
+    from runtime.testing.mesh_stacks import worker_roles
+
+    with emulated_aws(REGION, ACCOUNT_ID) as emulation:
+        emulation.setup_mesh(bucket_name=BUCKET, index_prefix=INDEX_PREFIX, dimension=DIMENSION,
+                             workers=worker_roles(workers_document()))
+        yield emulation
 
 
 @pytest.fixture

@@ -479,9 +479,9 @@ def test_supervisor_failure_is_502_without_internals(mesh, reply):
 
 
 def test_memory_service_failure_degrades_and_queues_the_turn(mesh):
-    # IAM allows no AgentCore call on this memory: recall degrades, the agents answer, the write is queued.
-    mesh.aws.abac.configure(bucket_name=mesh.aws.mesh.bucket_name, index_prefix="tenant-",
-                            tvm_role_arn=mesh.aws.mesh.tvm_role_arn, memory_ids=["other_memory-AbCdE12345"])
+    # The TVM deployed without its AgentCore statements: IAM allows no AgentCore call, recall degrades, the
+    # agents answer, the write is queued.
+    assert mesh.aws.iam.drop_statements(mesh.aws.mesh.tvm_role_arn, service="bedrock-agentcore")
     status, body = send("Hello")
     assert status == 200 and body["supervisor_response"] == "Noted, I will remember that."
     assert body["turn_recorded"] == "queued" and body["memories_used"] == 0
@@ -492,9 +492,8 @@ def test_memory_service_failure_degrades_and_queues_the_turn(mesh):
 
 
 def test_retrieval_failure_degrades_to_no_memories(mesh):
-    # IAM allows no S3 Vectors action: that backend fails, AgentCore still answers.
-    mesh.aws.abac.configure(bucket_name=mesh.aws.mesh.bucket_name, index_prefix="tenant-",
-                            tvm_role_arn=mesh.aws.mesh.tvm_role_arn, s3vectors_actions=())
+    # The TVM deployed without its S3 Vectors statements: that backend fails, AgentCore still answers.
+    assert mesh.aws.iam.drop_statements(mesh.aws.mesh.tvm_role_arn, service="s3vectors")
     status, body = send("Hello")
     assert status == 200 and body["memories_used"] == 0
 

@@ -148,5 +148,5 @@ def test_sqs_sends_follow_the_function_roles_policies(deployed):
 def test_an_operation_missing_from_the_table_fails_loudly(deployed):
     aws, deployment = deployed
     session = client_with(aws.vend(deployment.role_arn(ORCHESTRATOR)), "s3vectors")
-    with pytest.raises(UnknownOperation, match="s3vectors:DeleteVectorBucket is not in"):
-        session.delete_vector_bucket(vectorBucketName="anything")
+    with pytest.raises(UnknownOperation, match="s3vectors:UpdateMetadataConfiguration is not in"):
+        session.update_metadata_configuration(vectorBucketName="anything", indexName="anything")
