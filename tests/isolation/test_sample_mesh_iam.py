@@ -150,3 +150,43 @@ def test_an_operation_missing_from_the_table_fails_loudly(deployed):
     session = client_with(aws.vend(deployment.role_arn(ORCHESTRATOR)), "s3vectors")
     with pytest.raises(UnknownOperation, match="s3vectors:UpdateMetadataConfiguration is not in"):
         session.update_metadata_configuration(vectorBucketName="anything", indexName="anything")
+
+
+def _store_as(aws, deployment, function: str, monkeypatch):
+    """The runtime's S3 Vectors store as a deployed function builds it: its role's session as the default
+    credentials, its resolved MESH_* environment."""
+    from runtime.credentials import TenantCredentialBroker
+    from runtime.embeddings import LocalHashEmbedder
+    from runtime.settings import MemorySettings
+    from runtime.stores import S3VectorsMemoryStore
+
+    deployed_function = deployment.function(function)
+    for name, value in deployed_function.environment.items():
+        if name.startswith("MESH_"):
+            monkeypatch.setenv(name, value)
+    aws.run_as(deployed_function.role_arn, monkeypatch)
+    settings = MemorySettings.from_env()
+    broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region)
+    return S3VectorsMemoryStore.from_settings(broker, settings, LocalHashEmbedder(settings.embedding_dimension))
+
+
+def test_the_orchestrator_function_role_writes_and_reads_one_users_memory(deployed, monkeypatch):
+    from runtime.identity import Identity
+    from runtime.records import MemoryQuery
+
+    aws, deployment = deployed
+    store = _store_as(aws, deployment, "Orchestrator", monkeypatch)
+    store.put_memory(Identity("acme", "alice"), "alice prefers tea", kind="preference")
+    found = store.search(MemoryQuery(tenant_id="acme", actor_id="alice", text="tea"))
+    assert [r.content for r in found] == ["alice prefers tea"]
+    assert {s.caller_arn.split("/")[1] for s in aws.iam.assume_role_calls(deployment.role_arn(TVM))} == {ORCHESTRATOR}
+
+
+def test_iam_denies_the_tenants_function_role_a_user_session(deployed, monkeypatch):
+    from runtime.errors import AccessDeniedError
+    from runtime.identity import Identity
+
+    aws, deployment = deployed
+    store = _store_as(aws, deployment, "Tenants", monkeypatch)
+    with pytest.raises(AccessDeniedError):
+        store.put_memory(Identity("acme", "alice"), "never stored", kind="note")
