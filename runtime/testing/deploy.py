@@ -89,6 +89,14 @@ class Deployment:
             raise KeyError(f"no deployed role is named {role_name!r}")
         return self.roles[role_name]
 
+    def attribute(self, resource_type: str, name: str) -> Any:
+        """An attribute of the one deployed resource of a type (``"AWS::BedrockAgentCore::Memory"``, ``"MemoryId"``)."""
+        found = [stack.attribute(logical, name) for stack in self.stacks.values()
+                 for logical in stack.logical_ids(resource_type)]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} deployed resources are of type {resource_type}")
+        return found[0]
+
     def function(self, name_part: str) -> DeployedFunction:
         """The one function whose logical id or name contains ``name_part``."""
         found = [f for s in self.stacks.values() for logical, f in s.functions.items()
