@@ -59,10 +59,12 @@ class Role:
 
     @property
     def name(self) -> str:
+        """The role name (the ARN's last path segment)."""
         return self.arn.rsplit("/", 1)[-1]
 
     @property
     def account(self) -> str:
+        """The account the role or session belongs to."""
         return self.arn.split(":")[4]
 
 
@@ -85,14 +87,17 @@ class VendedSession:
 
     @property
     def tenant_id(self) -> str | None:
+        """The ``TenantID`` session tag."""
         return self.tag("TenantID")
 
     @property
     def actor_id(self) -> str | None:
+        """The ``ActorID`` session tag."""
         return self.tag("ActorID")
 
     @property
     def account(self) -> str:
+        """The account the role or session belongs to."""
         return self.role_arn.split(":")[4]
 
     @property
@@ -111,6 +116,7 @@ class _Caller:
 
     @property
     def account(self) -> str:
+        """The account the role or session belongs to."""
         return self.principal.account or ""
 
 
@@ -145,6 +151,7 @@ class IamAuthorizer:
 
     @property
     def admin_role_arn(self) -> str:
+        """The role the test's own credentials act as by default."""
         return f"arn:{self.partition}:iam::{self.account_id}:role/{ADMIN_ROLE_NAME}"
 
     def register_role(self, arn: str, *, trust_policy: Mapping[str, Any] | None = None,
@@ -156,6 +163,7 @@ class IamAuthorizer:
         return role
 
     def role(self, arn: str) -> Role:
+        """A registered role (KeyError if none)."""
         return self.roles[arn]
 
     def drop_statements(self, role_arn: str, *, service: str) -> int:
@@ -163,7 +171,7 @@ class IamAuthorizer:
         (``"s3vectors"``); returns how many went. Decisions still come from evaluating what remains."""
         role = self.roles[role_arn]
         dropped = 0
-        kept_policies = []
+        kept_policies: list[Mapping[str, Any]] = []
         for policy in role.policies:
             statements = policy.get("Statement", [])
             statements = statements if isinstance(statements, list) else [statements]
@@ -177,6 +185,7 @@ class IamAuthorizer:
 
     def set_resource_policy(self, arn: str, policy: Mapping[str, Any],
                             kind: ResourcePolicyKind = ResourcePolicyKind.STANDARD) -> None:
+        """Attach a resource-based policy (vector bucket, queue, KMS key) to a resource ARN."""
         self.resource_policies[arn] = (policy, kind)
 
     # ------------------------------------------------------------------------------------------ sessions

@@ -43,11 +43,10 @@ from runtime.testing._model import (
 )
 from runtime.testing.agentcore_fake import FakeAgentCoreMemory
 from runtime.testing.authorizer import IamAuthorizer
-from runtime.testing.iam import MissingRequestData
 from runtime.testing.deploy import Deployment, deploy
+from runtime.testing.iam import MissingRequestData
 from runtime.testing.mesh_stacks import HOME_STACK, TVM_ROLE_NAME, WorkerRole, memory_home_assembly
-from runtime.testing.s3vectors_fake import partition_for
-from runtime.testing.s3vectors_fake import FakeS3Vectors
+from runtime.testing.s3vectors_fake import FakeS3Vectors, partition_for
 
 _PARAMS_KEY = "runtime.testing.api_params"
 _CALLER_KEY = "runtime.testing.caller_key"

@@ -45,6 +45,7 @@ class Resolver:
         self._condition_values: dict[str, bool] = {}
 
     def condition(self, name: str) -> bool:
+        """A template condition's value (evaluated once)."""
         if name not in self._condition_values:
             self._condition_values[name] = bool(self.resolve(self._conditions[name]))
         return self._condition_values[name]

@@ -63,12 +63,15 @@ class DeployedStack:
     functions: dict[str, DeployedFunction] = field(default_factory=dict)
 
     def ref(self, logical_id: str) -> str:
+        """What ``Ref`` of a resource resolved to."""
         return self.resources[logical_id].ref
 
     def attribute(self, logical_id: str, name: str) -> Any:
+        """What ``Fn::GetAtt`` of a resource resolved to."""
         return self.resources[logical_id].attributes[name]
 
     def logical_ids(self, resource_type: str) -> list[str]:
+        """The logical ids of the template's resources of one type."""
         return [k for k, v in self.template.get("Resources", {}).items() if v["Type"] == resource_type]
 
 
@@ -81,6 +84,7 @@ class Deployment:
     roles: dict[str, str] = field(default_factory=dict)
 
     def stack(self, name: str) -> DeployedStack:
+        """One deployed stack, by name."""
         return self.stacks[name]
 
     def role_arn(self, role_name: str) -> str:
@@ -200,7 +204,8 @@ class _StackDeployer:
         path = self.resolve(definition.get("Path")) or "/"
         arn = f"arn:{self.partition}:iam::{self.stack.account}:role{path}{name}"
         self.deployment.roles[name] = arn
-        return _Resource(logical, "AWS::IAM::Role", name, {"Arn": arn, "RoleId": f"AROA{uuid.uuid5(uuid.NAMESPACE_URL, arn).hex[:17].upper()}"})
+        role_id = f"AROA{uuid.uuid5(uuid.NAMESPACE_URL, arn).hex[:17].upper()}"
+        return _Resource(logical, "AWS::IAM::Role", name, {"Arn": arn, "RoleId": role_id})
 
     def _create_aws_kms_key(self, logical: str) -> _Resource:
         key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.stack.account}/{self.stack.name}/{logical}"))
@@ -221,7 +226,8 @@ class _StackDeployer:
                 "vectorBucketArn"]
         if encryption.get("KmsKeyArn"):
             self.aws.iam.encryption_keys[arn] = encryption["KmsKeyArn"]
-        return _Resource(logical, "AWS::S3Vectors::VectorBucket", arn, {"VectorBucketArn": arn, "VectorBucketName": name})
+        return _Resource(logical, "AWS::S3Vectors::VectorBucket", arn,
+                         {"VectorBucketArn": arn, "VectorBucketName": name})
 
     def _create_aws_s3vectors_index(self, logical: str) -> _Resource:
         props = self.properties(logical)

@@ -133,7 +133,8 @@ def memory_home_assembly(
         for worker in workers:
             stack = Stack(app, f"mesh-test-worker-{worker.name}",
                           env=Environment(account=worker.account, region=worker.region))
-            WorkerAccessRole(stack, "WorkerAccessRole", orchestrator_role_arn=orchestrator_role_arn or trusted_role_arns[0],
+            WorkerAccessRole(stack, "WorkerAccessRole",
+                             orchestrator_role_arn=orchestrator_role_arn or trusted_role_arns[0],
                              external_id=worker.external_id, allowed_tenants=list(worker.allowed_tenants),
                              agent=_agent(dict(worker.agent)), role_name=worker.role_name)
         del AgentRef

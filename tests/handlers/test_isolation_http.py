@@ -42,7 +42,7 @@ def denied(mesh: Any, action: str) -> list[Any]:
 
 @pytest.fixture
 def seeded(mesh: Any) -> Any:
-    """bob (acme) and carol (globex) each said one thing; extraction made long-term facts of it."""
+    """Bob (acme) and carol (globex) each said one thing; extraction made long-term facts of it."""
     for claims, text in ((BOB, "I am Bob and I work in Porto."), (CAROL, "I am Carol and I work in Oslo.")):
         status, _ = send(text, claims)
         assert status == 200

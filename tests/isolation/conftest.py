@@ -12,7 +12,7 @@ from tests.runtime.conftest import ACCOUNT_ID, REGION, aws_credentials  # noqa: 
 
 
 @pytest.fixture
-def deployed(sample_mesh: Any, aws_credentials: None) -> Iterator[Any]:
+def deployed(sample_mesh: Any, aws_credentials: None) -> Iterator[Any]:  # noqa: F811
     """The sample mesh's synthesized templates deployed into an active emulation: ``(aws, deployment)``."""
     from runtime.testing import emulated_aws
 

@@ -43,7 +43,8 @@ def test_the_live_suites_emulated_side_replays_the_cases_from_templates(sample_m
     """What `make test-live` runs against CloudFormation's copy of the templates, here on the synthesized ones."""
     from tests.live.test_live_isolation import _emulated_decisions
 
-    stacks = {name: (template, *_environment(sample_mesh, name), {}) for name, template in sample_mesh.templates.items()}
+    stacks = {name: (template, *_environment(sample_mesh, name), {})
+              for name, template in sample_mesh.templates.items()}
     settings = {"tenant": "acme", "foreign": "initech"}
     decisions = _emulated_decisions(stacks, settings, "arn:aws:iam::222222222222:role/billing-agent-tools")
     assert decisions == [case.expected for case in CASES]

@@ -38,7 +38,8 @@ def test_deploy_resolves_every_output_and_function_environment(deployed):
     assert aws.client("s3vectors").get_vector_bucket(vectorBucketName=bucket)["vectorBucket"]["vectorBucketName"] \
         == bucket
     # Roles carry their synthesized policies, not a copy: the TVM's is the template's DefaultPolicy.
-    tvm_policy = next(r for k, r in home.template["Resources"].items() if k.startswith("TokenVendingMachineRoleDefault"))
+    tvm_policy = next(r for k, r in home.template["Resources"].items()
+                      if k.startswith("TokenVendingMachineRoleDefault"))
     assert len(aws.iam.role(deployment.role_arn(TVM)).policies) == 1
     assert len(aws.iam.role(deployment.role_arn(TVM)).policies[0]["Statement"]) \
         == len(tvm_policy["Properties"]["PolicyDocument"]["Statement"])

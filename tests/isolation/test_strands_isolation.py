@@ -20,8 +20,8 @@ def _home(isolation: str, **options: Any) -> Iterator[Home]:
 
     with emulated_aws(REGION, ACCOUNT_ID) as aws:
         layout = aws.setup_mesh(isolation=isolation, **options)
-        seed(aws, layout.memory_id)
-        yield Home(aws, layout.memory_id, isolation)
+        seed(aws, str(layout.memory_id))
+        yield Home(aws, str(layout.memory_id), isolation)
 
 
 @pytest.fixture(params=["tenant", "user"])
@@ -98,8 +98,8 @@ def test_without_the_namespace_path_statement_agentcore_recall_is_denied(aws_cre
     """Mutation proof: a TVM without its ``bedrock-agentcore:namespacePath`` statement denies the runtime's
     recall (it sends ``namespacePath``), as real IAM would: a condition on a key the request lacks fails."""
     for home in _home("user", omit_statements=("bedrock-agentcore:namespacePath",)):
-        broker = home.broker()
-        _, texts, _ = run_turn(strands_memory(lambda t, a: broker.client("bedrock-agentcore", t, a),
+        provider = home.broker().client
+        _, texts, _ = run_turn(strands_memory(lambda t, a: provider("bedrock-agentcore", t, a),  # noqa: B023
                                               home.memory_id), ALICE)
         assert not any(FACTS[ALICE] in text for text in texts)
         assert home.denials("bedrock-agentcore:RetrieveMemoryRecords")
