@@ -42,6 +42,17 @@ LATENCY_MS: dict[tuple[str, str], Latency] = {
     ("bedrock-agentcore", "DeleteEvent"): Latency(50.0, _UNDOCUMENTED),
     ("sts", "AssumeRole"): Latency(40.0, _UNDOCUMENTED + " (regional STS endpoint)"),
     ("sqs", "SendMessage"): Latency(20.0, _UNDOCUMENTED),
+    # Lifecycle (forget, offboarding, retention).
+    ("s3vectors", "ListIndexes"): Latency(100.0, _UNDOCUMENTED + " (same order as a warm query)"),
+    ("s3vectors", "DeleteIndex"): Latency(100.0, _UNDOCUMENTED + " (same order as a warm query)"),
+    ("s3vectors", "DeleteVectors"): Latency(100.0, _UNDOCUMENTED + " (same order as a warm query)"),
+    ("bedrock-agentcore", "ListActors"): Latency(50.0, _UNDOCUMENTED),
+    ("bedrock-agentcore", "BatchDeleteMemoryRecords"): Latency(100.0, _UNDOCUMENTED + " (up to 100 records)"),
+    ("bedrock-agent-runtime", "DeleteAgentMemory"): Latency(100.0, _UNDOCUMENTED),
+    ("dynamodb", "GetItem"): Latency(
+        10.0, "'single-digit millisecond performance at any scale': Amazon DynamoDB, https://aws.amazon.com/dynamodb/"),
+    ("dynamodb", "PutItem"): Latency(
+        10.0, "'single-digit millisecond performance at any scale': Amazon DynamoDB, https://aws.amazon.com/dynamodb/"),
 }
 
 

@@ -406,10 +406,10 @@ def linear_fit(xs: list[float], ys: list[float]) -> dict[str, Any] | None:
         return None
     mx, my = sum(xs) / n, sum(ys) / n
     sxx = sum((x - mx) ** 2 for x in xs)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
     slope = sxy / sxx
     intercept = my - slope * mx
-    ss_res = sum((y - (slope * x + intercept)) ** 2 for x, y in zip(xs, ys))
+    ss_res = sum((y - (slope * x + intercept)) ** 2 for x, y in zip(xs, ys, strict=True))
     ss_tot = sum((y - my) ** 2 for y in ys)
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
     out: dict[str, Any] = {"slope_s_per_worker": round(slope, 4), "intercept_s": round(intercept, 3),
@@ -418,7 +418,7 @@ def linear_fit(xs: list[float], ys: list[float]) -> dict[str, Any] | None:
     t = t_quantile_975(n - 2)
     out["slope_ci95"] = [round(slope - t * se, 4), round(slope + t * se, 4)]
     levels: dict[float, list[float]] = {}
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=True):
         levels.setdefault(x, []).append(y)
     c = len(levels)
     ss_pe = sum((y - sum(v) / len(v)) ** 2 for v in levels.values() for y in v)
@@ -435,14 +435,16 @@ def linear_fit(xs: list[float], ys: list[float]) -> dict[str, Any] | None:
 def _child_make_limit_configs(directory: str, n_workers: int) -> None:
     """Writes max.json (largest accepted config) and max_plus_one.json; prints the limits it used as JSON."""
     sys.path.insert(0, str(PROJECT))
-    from constructs_lib.naming import MAX_INDEX_NAME_LENGTH, TENANT_ID_MAX
+    from runtime.contract import memory, rules
     from stacks.config import MAX_DECLARED_TENANTS, MAX_WORKERS, ConfigError, MeshConfig
 
     d = Path(directory)
     workers = MAX_WORKERS if n_workers <= 0 else min(n_workers, MAX_WORKERS)
     base = sample_config()
     prefix = base.get("memory", {}).get("index_prefix", "tenant-")
-    tenant_len = min(TENANT_ID_MAX, MAX_INDEX_NAME_LENGTH - len(prefix))
+    # The longest tenant id that leaves room for the user part of an index name.
+    tenant_len = max(n for n in range(rules.TENANT_ID.min_len, rules.TENANT_ID.max_len + 1)
+                     if memory.index_name_problem(prefix, "x" * n) is None)
     cfg = scale_config(workers, MAX_DECLARED_TENANTS, tenant_len=tenant_len, worker_name_len=24)
     MeshConfig.from_dict(cfg)  # must be accepted as is
     # Give as many workers direct TVM access as the validator's trust-policy check accepts (largest TVM role).
@@ -534,8 +536,9 @@ def _child_profile(config_path: str, outdir: str, nag: bool, bundling: bool = Tr
     """One in-process build of the app, split into phases; prints JSON."""
     t0 = time.perf_counter()
     sys.path.insert(0, str(PROJECT))
-    from aws_cdk import App  # noqa: F401  (starts the jsii kernel)
     import cdk_nag  # noqa: F401
+    from aws_cdk import App  # starts the jsii kernel
+
     from constructs_lib import add_nag_packs
     from stacks import build_mesh
     from stacks.config import MeshConfig
@@ -635,7 +638,8 @@ def profile(tmp: Path, targets: list[tuple[str, Path | None]], cli_medians: dict
         # The same split from CPU seconds of each whole process (less sensitive to background load).
         entry["breakdown_cpu_s"] = {
             "bare_process": cpu["nag_off_validation_off"],
-            "lambda_asset_bundling": round(cpu["nag_off_validation_off"] - cpu["nag_off_validation_off_no_bundling"], 2),
+            "lambda_asset_bundling": round(cpu["nag_off_validation_off"]
+                                           - cpu["nag_off_validation_off_no_bundling"], 2),
             "cdk_nag_packs": round(cpu["nag_on_validation_off"] - cpu["nag_off_validation_off"], 2),
             "builtin_cloudformation_validation": round(cpu["nag_off_validation_on"] - cpu["nag_off_validation_off"], 2),
             "nag_plus_validation_together": round(cpu["nag_on_validation_on"] - cpu["nag_off_validation_off"], 2),
@@ -783,7 +787,7 @@ def main(argv: list[str] | None = None) -> int:
     if not CDK.exists():
         fail(f"{CDK} not found: run `make deps` (npm ci) first")
 
-    started = _dt.datetime.now(_dt.timezone.utc)
+    started = _dt.datetime.now(_dt.UTC)
     tmp = Path(tempfile.mkdtemp(prefix="synth-scale-"))
     print(f"synth_scale: {runs} run(s) per config, workers {list(worker_counts)}; temp dir {tmp}", flush=True)
     try:
@@ -799,8 +803,8 @@ def main(argv: list[str] | None = None) -> int:
             "sample": (None, len(sample_cfg["workers"]), len(sample_cfg["tenants"])),
         }
         for n in worker_counts:
-            path = write_config(cfg_dir, f"workers{n}_tenants{SCALE_TENANTS}", scale_config(n, SCALE_TENANTS))
-            plan[f"workers{n}"] = (path, n, SCALE_TENANTS)
+            cfg_path = write_config(cfg_dir, f"workers{n}_tenants{SCALE_TENANTS}", scale_config(n, SCALE_TENANTS))
+            plan[f"workers{n}"] = (cfg_path, n, SCALE_TENANTS)
 
         # Warm-up (file caches, first Node start); timed and reported, not counted.
         print("  warm-up synth (sample, not counted) ...", flush=True)
@@ -816,11 +820,12 @@ def main(argv: list[str] | None = None) -> int:
                              "templates_differ_between_runs": False,
                              "runs_s": [], "cpu_s": [], "load_avg_1m_before": [], "waited_for_idle_s": [],
                              "reuse_outdir_runs_s": [], "reuse_outdir_cpu_s": [],
-                             "skip_bundling_runs_s": [], "skip_bundling_cpu_s": [], "skip_bundling_templates_differ": False,
+                             "skip_bundling_runs_s": [], "skip_bundling_cpu_s": [],
+                             "skip_bundling_templates_differ": False,
                              "skip_bundling_templates_differ_beyond_asset_path_metadata": False,
                              "measure": None}
         for r in range(runs):
-            for name, (path, workers, tenants) in plan.items():
+            for name, (path, _, _) in plan.items():
                 waited = wait_for_idle(args.max_load, args.idle_timeout)
                 load = os.getloadavg()[0]
                 outdir = tmp / f"out-{name}"
@@ -875,9 +880,11 @@ def main(argv: list[str] | None = None) -> int:
         fit = linear_fit([c["workers"] for c in scale for _ in c["runs_s"]], [t for c in scale for t in c["runs_s"]])
         fit_medians = linear_fit([c["workers"] for c in scale], [c["median_s"] for c in scale])
         if fit:
-            fit["fitted_on"] = f"every run of the {SCALE_TENANTS}-tenant series ({', '.join(str(c['workers']) for c in scale)} workers)"
-            fit["predicted_s"] = {str(c["workers"]): round(fit["slope_s_per_worker"] * c["workers"] + fit["intercept_s"], 2)
-                                  for c in scale}
+            series = ", ".join(str(c["workers"]) for c in scale)
+            fit["fitted_on"] = f"every run of the {SCALE_TENANTS}-tenant series ({series} workers)"
+            fit["predicted_s"] = {
+                str(c["workers"]): round(fit["slope_s_per_worker"] * c["workers"] + fit["intercept_s"], 2)
+                for c in scale}
         if fit_medians:
             fit_medians["fitted_on"] = "medians"
         fit_reuse = linear_fit([c["workers"] for c in scale for _ in c["reuse_outdir_runs_s"]],
@@ -893,7 +900,8 @@ def main(argv: list[str] | None = None) -> int:
         sample_s = configs["sample"]["median_s"]
         w50 = configs.get("workers50", {}).get("median_s")
         targets = {
-            "sample_synth_le_12s": {"target_s": SAMPLE_TARGET_S, "measured_s": sample_s, "pass": sample_s <= SAMPLE_TARGET_S},
+            "sample_synth_le_12s": {"target_s": SAMPLE_TARGET_S, "measured_s": sample_s,
+                                    "pass": sample_s <= SAMPLE_TARGET_S},
             "workers50_synth_le_45s": {"target_s": WORKERS50_TARGET_S, "measured_s": w50,
                                        "pass": None if w50 is None else w50 <= WORKERS50_TARGET_S},
             "linear_in_workers": linear_budget(fit_cpu, sample_s),
@@ -952,7 +960,7 @@ def main(argv: list[str] | None = None) -> int:
         time_missed = (targets["sample_synth_le_12s"]["pass"] is False
                        or targets["workers50_synth_le_45s"]["pass"] is False)
         if args.profile or (time_missed and not args.no_profile):
-            prof_targets = [("sample", None)]
+            prof_targets: list[tuple[str, Path | None]] = [("sample", None)]
             biggest = max(scale, key=lambda c: c["workers"]) if scale else None
             if biggest:
                 prof_targets.append((f"workers{biggest['workers']}", plan[f"workers{biggest['workers']}"][0]))
@@ -964,7 +972,8 @@ def main(argv: list[str] | None = None) -> int:
                 "cli_no_builtin_validation_s: the same CLI command with --no-validation (CDK_VALIDATION=false: "
                 "aws-cdk-lib's built-in 'CloudFormation Validate' plugin off, cdk-nag still on). In-process phases "
                 "(fresh process each): import_s (aws_cdk + cdk_nag + project, jsii kernel start), build_s (App + "
-                "build_mesh, incl. Lambda asset bundling unless the variant skips it via aws:cdk:bundling-stacks=[]), synth_s (app.synth(), incl. the validation plugins that are on). breakdown_s derives "
+                "build_mesh, incl. Lambda asset bundling unless the variant skips it via aws:cdk:bundling-stacks=[]), "
+                "synth_s (app.synth(), incl. the validation plugins that are on). breakdown_s derives "
                 "the cost of cdk-nag and of the built-in validation from the synth_s differences. node_kernel_cpu_s "
                 "= process-tree CPU - Python's own CPU (the jsii Node kernel).")
 
@@ -1012,7 +1021,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"app.py {p['app_process_s']} | import {b['import_and_kernel_start']}  "
                   f"build {b['build_constructs_without_bundling']}  bundling {b['lambda_asset_bundling']}  "
                   f"bare synth {b['synth_bare']}  cdk-nag {b['cdk_nag_packs']}  "
-                  f"built-in validation {b['builtin_cloudformation_validation']}  cli overhead {b['cli_and_process_overhead']}")
+                  f"built-in validation {b['builtin_cloudformation_validation']}  "
+                  f"cli overhead {b['cli_and_process_overhead']}")
     print(f"\nwrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output} and "
           f"{png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}")
     return 0

@@ -47,15 +47,28 @@ class IAgentMemory(Protocol):
     def env(self) -> ResourceEnvironment:
         """The account and Region the resource lives in (an import's own, not the importing stack's)."""
 
-    def grant_write_events(self, grantee: iam.IGrantable, *, actor_id: str | None = None) -> iam.Grant: ...
-    def grant_read_events(self, grantee: iam.IGrantable, *, actor_id: str | None = None) -> iam.Grant: ...
-    def grant_delete_events(self, grantee: iam.IGrantable) -> iam.Grant: ...
-    def grant_list_actors(self, grantee: iam.IGrantable) -> iam.Grant: ...
+    def grant_write_events(self, grantee: iam.IGrantable, *, actor_id: str | None = None) -> iam.Grant:
+        """Create events, of actor ids matching ``actor_id`` (may hold ``*`` and policy variables), or any."""
+
+    def grant_read_events(self, grantee: iam.IGrantable, *, actor_id: str | None = None) -> iam.Grant:
+        """Get and list events and sessions, of actor ids matching ``actor_id``, or any."""
+
+    def grant_delete_events(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Delete events of any actor (forget-me and offboarding jobs)."""
+
+    def grant_list_actors(self, grantee: iam.IGrantable) -> iam.Grant:
+        """List the memory's actors (offboarding finds a tenant's users by the ``<tenant>:`` prefix)."""
+
     def grant_search_records(self, grantee: iam.IGrantable, *,
-                             namespaces: Sequence[str] | None = None) -> iam.Grant: ...
-    def grant_delete_records(self, grantee: iam.IGrantable) -> iam.Grant: ...
+                             namespaces: Sequence[str] | None = None) -> iam.Grant:
+        """Retrieve and list long-term records, in namespaces matching one of ``namespaces``, or any."""
+
+    def grant_delete_records(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Delete long-term records of any actor by id (forget-me and offboarding jobs)."""
+
     def grant_session_access(self, grantee: iam.IGrantable, *, isolation: str,
-                             worker_path: bool = False) -> iam.Grant: ...
+                             worker_path: bool = False) -> iam.Grant:
+        """ABAC for a vended session: events of its own actor id, records of its own namespaces only."""
 
 
 class AgentMemoryBase(MeshResource):
@@ -158,8 +171,7 @@ class AgentMemory(AgentMemoryBase):
         description: str = "Agent Memory Mesh shared long-term memory",
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
-        """
-        :param expiration_days: short-term event expiry, 7-365 (default 90).
+        """:param expiration_days: short-term event expiry, 7-365 (default 90).
         :param encryption_key: customer-managed key; default a new key with rotation enabled.
         :param memory_name: default derived from the construct path; letters, digits and '_', starting with a letter.
         :param removal_policy: of the memory and a key created here; default RETAIN.

@@ -26,13 +26,14 @@ __all__ = ["ITokenVendingMachine", "TokenVendingMachine", "TvmAccess", "TRUST_PO
 
 #: STS: a role's maximum session duration is 1-12 hours.
 MAX_SESSION_RANGE_S = (3600, 43200)
+_DEFAULT_MAX_SESSION = Duration.hours(1)
 #: IAM's default quota for a role trust policy (characters, whitespace excluded); it can be raised to 4,096.
 TRUST_POLICY_MAX_CHARS = 2048
 #: What an unresolved ARN is counted as when the trust policy's size is estimated at synth.
 _ESTIMATED_TOKEN_CHARS = 90
 
 
-class TvmAccess:  # noqa: D101 - a namespace of constants
+class TvmAccess:
     """Who a token vending machine serves."""
 
     #: The memory home's functions: full user-path access (incl. deleting, index creation), isolation as chosen.
@@ -49,7 +50,8 @@ class ITokenVendingMachine(Protocol):
     role_arn: str
     isolation: str
 
-    def grant_assume(self, grantee: iam.IGrantable, *, tenant_ids: Sequence[str] | None = None) -> iam.Grant: ...
+    def grant_assume(self, grantee: iam.IGrantable, *, tenant_ids: Sequence[str] | None = None) -> iam.Grant:
+        """Let ``grantee``'s role assume this role with session tags and a source identity (for ``tenant_ids``)."""
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,9 @@ class TokenVendingMachine(_TokenVendingMachineBase):
         isolation: str = memory.ISOLATION_USER,
         access: str = TvmAccess.HOME,
         role_name: str | None = None,
-        max_session_duration: Duration = Duration.hours(1),
+        max_session_duration: Duration = _DEFAULT_MAX_SESSION,
     ) -> None:
-        """
-        :param vector_store: the store whose user indexes sessions reach.
+        """:param vector_store: the store whose user indexes sessions reach.
         :param agent_memory: the AgentCore Memory sessions reach.
         :param state_table: the mesh state table; sessions read their own forget tombstone (every writer checks it).
         :param isolation: ``user`` (default): a session reaches one user of one tenant; ``tenant``: any user of one
@@ -187,6 +188,7 @@ class TokenVendingMachine(_TokenVendingMachineBase):
 
     @property
     def trusted_role_arns(self) -> list[str]:
+        """ARNs of the roles trusted so far (by `trust` or `grant_assume`), in order."""
         return [t.role_arn for t in self._trusted]
 
     def _trusted_arn(self, principal: iam.IPrincipal) -> str:

@@ -39,16 +39,33 @@ class IVectorMemoryStore(Protocol):
     def env(self) -> ResourceEnvironment:
         """The account and Region the resource lives in (an import's own, not the importing stack's)."""
 
-    def index_arn(self, index_name: str) -> str: ...
-    def tenant_indexes_arn(self, tenant_id: str | None = None) -> str: ...
-    def grant_read(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant: ...
-    def grant_scan(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant: ...
-    def grant_write(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant: ...
-    def grant_delete(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant: ...
-    def grant_delete_indexes(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant: ...
-    def grant_list_indexes(self, grantee: iam.IGrantable) -> iam.Grant: ...
+    def index_arn(self, index_name: str) -> str:
+        """ARN of one index of this bucket (``index_name`` may hold policy variables or a trailing ``*``)."""
+
+    def tenant_indexes_arn(self, tenant_id: str | None = None) -> str:
+        """Every user index of one tenant (``<prefix><tenant>.*``), or of every tenant (``<prefix>*``)."""
+
+    def grant_read(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant:
+        """Get, list and query vectors and describe indexes: of one tenant, or of every tenant."""
+
+    def grant_scan(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant:
+        """List vectors with their metadata (sweeps; no query): of one tenant, or of every tenant."""
+
+    def grant_write(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant:
+        """Put vectors into existing indexes: of one tenant, or of every tenant."""
+
+    def grant_delete(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant:
+        """Delete vectors (retention): of one tenant, or of every tenant."""
+
+    def grant_delete_indexes(self, grantee: iam.IGrantable, *, tenant_id: str | None = None) -> iam.Grant:
+        """Delete whole user indexes (forget-me, offboarding): of one tenant, or of every tenant."""
+
+    def grant_list_indexes(self, grantee: iam.IGrantable) -> iam.Grant:
+        """List the bucket's indexes (by prefix: one tenant's users); ListIndexes takes the bucket ARN."""
+
     def grant_session_access(self, grantee: iam.IGrantable, *, isolation: str,
-                             worker_path: bool = False) -> iam.Grant: ...
+                             worker_path: bool = False) -> iam.Grant:
+        """ABAC for a vended session: only indexes named ``<prefix><TenantID>.*`` *and* tagged as its own."""
 
 
 class VectorMemoryStoreBase(MeshResource):
@@ -155,8 +172,7 @@ class VectorMemoryStore(VectorMemoryStoreBase):
         vector_bucket_name: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
-        """
-        :param dimension: embedding dimension of every user index, 1-4096 (default 1024, Titan Text Embeddings V2).
+        """:param dimension: embedding dimension of every user index, 1-4096 (default 1024, Titan Text Embeddings V2).
         :param distance_metric: ``cosine`` (default) or ``euclidean``.
         :param index_prefix: literal; user indexes are named ``<index_prefix><tenant>.<user>`` (default ``tenant-``).
         :param encryption_key: customer-managed key; default a new key with rotation enabled.

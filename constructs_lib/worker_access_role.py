@@ -17,6 +17,8 @@ from .nag import acknowledge_inline_policy
 
 __all__ = ["WorkerAccessRole"]
 
+_DEFAULT_MAX_SESSION = Duration.hours(1)
+
 
 class WorkerAccessRole(Construct):
     """Lets the memory home's orchestrator invoke this account's worker agent, for the allowed tenants only.
@@ -39,10 +41,9 @@ class WorkerAccessRole(Construct):
         orchestrator_account: str | None = None,
         role_name: str | None = None,
         organization_id: str | None = None,
-        max_session_duration: Duration = Duration.hours(1),
+        max_session_duration: Duration = _DEFAULT_MAX_SESSION,
     ) -> None:
-        """
-        :param orchestrator_role_arn: the only role allowed to assume this one (in the memory home's account).
+        """:param orchestrator_role_arn: the only role allowed to assume this one (in the memory home's account).
         :param external_id: required ``sts:ExternalId`` (2-1224 characters; never shown in messages).
         :param allowed_tenants: literal tenant ids whose conversations this worker may take.
         :param agent: the worker agent (a Bedrock Agent alias of this account and Region, or an AgentCore Runtime).
@@ -109,6 +110,7 @@ class WorkerAccessRole(Construct):
 
     @property
     def role_arn(self) -> str:
+        """ARN of this role, the one the orchestrator assumes to invoke the worker agent."""
         return self.role.role_arn
 
 

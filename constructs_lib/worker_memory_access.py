@@ -40,8 +40,7 @@ class WorkerMemoryAccess(Construct):
         role: iam.IRole | None = None,
         role_name: str | None = None,
     ) -> None:
-        """
-        :param token_vending_machine: the memory home's worker TVM (``TokenVendingMachine.
+        """:param token_vending_machine: the memory home's worker TVM (``TokenVendingMachine.
             from_token_vending_machine_attributes`` with its deterministic ARN); its isolation must be ``user``.
         :param role: the worker agent's existing role; default a new role assumed by AgentCore Runtime
             (``bedrock-agentcore.amazonaws.com``).

@@ -43,11 +43,14 @@ class Embedder(Protocol):
     """Turns text into unit vectors of a fixed ``dimension``; ``for_query`` marks search queries."""
 
     @property
-    def dimension(self) -> int: ...
+    def dimension(self) -> int:
+        """Length of every vector this embedder returns."""
 
-    def embed(self, texts: Sequence[str], *, for_query: bool = False) -> list[list[float]]: ...
+    def embed(self, texts: Sequence[str], *, for_query: bool = False) -> list[list[float]]:
+        """Embed each text, in order."""
 
-    def embed_one(self, text: str, *, for_query: bool = False) -> list[float]: ...
+    def embed_one(self, text: str, *, for_query: bool = False) -> list[float]:
+        """Embed a single text."""
 
 
 def base_model_id(model_id: str) -> str:
@@ -130,6 +133,7 @@ class BedrockEmbedder:
 
     @property
     def dimension(self) -> int:
+        """Length of every vector this embedder returns."""
         return self._dimension
 
     def embed(self, texts: Sequence[str], *, for_query: bool = False) -> list[list[float]]:
@@ -274,6 +278,7 @@ class LocalHashEmbedder:
 
     @property
     def dimension(self) -> int:
+        """Length of every vector this embedder returns."""
         return self._dimension
 
     def embed(self, texts: Sequence[str], *, for_query: bool = False) -> list[list[float]]:

@@ -1,14 +1,14 @@
-"""Who a request acts for: tenant and actor ids, validated once to fit every AWS name they reach.
+r"""Who a request acts for: tenant and actor ids, validated once to fit every AWS name they reach.
 
 Each id ends up in several AWS places at once, so each rule below is the intersection of:
 
 - S3 Vectors index names: 3-63 chars of ``[a-z0-9.-]``, starting and ending with a letter or digit
-  (the index is ``<index_prefix><tenant_id>``);
+  (each user's index is ``<index_prefix><tenant_id>.<user>``);
 - AgentCore Memory ``actorId`` (``[a-zA-Z0-9][a-zA-Z0-9-_/]*(?::[a-zA-Z0-9-_/]+)*...``, <= 255) and
   ``sessionId`` (``[a-zA-Z0-9][a-zA-Z0-9-_]*``, <= 100) of ``CreateEvent``;
 - Bedrock Agents ``InvokeAgent`` ``sessionId`` (``[0-9a-zA-Z._:-]+``, 2-100);
-- STS session tag values (<= 256, ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]``), role session names and source
-  identities (2-64, ``[\\w+=,.@-]``).
+- STS session tag values (<= 256, ``[\p{L}\p{Z}\p{N}_.:/=+\-@]``), role session names and source
+  identities (2-64, ``[\w+=,.@-]``).
 
 None of the rules admits an IAM or namespace wildcard (``*``, ``?``, ``$``, ``{``, ``}``).
 """
@@ -72,7 +72,7 @@ def validate_index_prefix(value: Any, *, field: str = "index_prefix") -> str:
 
 
 def validate_tenant_id(value: Any, *, index_prefix: str = "", field: str = "tenant_id") -> str:
-    """Return ``value`` if it is a valid tenant id whose index names ``<index_prefix><tenant>.<user>`` fit S3 Vectors."""
+    """Return ``value`` if it is a valid tenant id, whose index names ``<prefix><tenant>.<user>`` fit S3 Vectors."""
     _check(rules.TENANT_ID, value, field)
     if index_prefix:
         validate_index_prefix(index_prefix)

@@ -55,6 +55,8 @@ class MemoryBackend(Protocol):
 
     name: str
 
-    def search(self, query: MemoryQuery) -> list[MemoryRecord]: ...
+    def search(self, query: MemoryQuery) -> list[MemoryRecord]:
+        """Memories of the query's actor most relevant to its text, best first."""
 
-    def delete_actor(self, tenant_id: str, actor_id: str) -> DeleteReport: ...
+    def delete_actor(self, tenant_id: str, actor_id: str) -> DeleteReport:
+        """Forget one actor of one tenant; running it again deletes nothing."""

@@ -44,11 +44,11 @@ def validate_region(value: Any, *, field: str = "region") -> str:
     """Return ``value`` if it is an AWS Region code such as ``us-east-1``."""
     if not rules.REGION.matches(value):
         raise InvalidInputError(field, value, f"must be {rules.REGION.sentence}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def validate_role_arn(value: Any, *, field: str = "role_arn") -> str:
     """Return ``value`` if it is an IAM role ARN (``arn:<partition>:iam::<12 digits>:role/<path/name>``)."""
     if not rules.ROLE_ARN.matches(value):
         raise InvalidInputError(field, value, f"must be {rules.ROLE_ARN.sentence}")
-    return value  # type: ignore[no-any-return]
+    return value

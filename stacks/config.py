@@ -56,6 +56,8 @@ class ConfigError(ProblemsError):
 
 @dataclass(frozen=True)
 class SupervisorConfig:
+    """The memory home: the account and Region of the supervisor stack, and its supervisor agent."""
+
     account: str
     region: str
     agent: AgentRef
@@ -65,6 +67,8 @@ class SupervisorConfig:
 
 @dataclass(frozen=True)
 class WorkerConfig:
+    """One worker account: its agent, the tenants whose conversations it may take, and its memory access."""
+
     name: str
     account: str
     region: str
@@ -90,6 +94,8 @@ class WorkerConfig:
 
 @dataclass(frozen=True)
 class MemoryConfig:
+    """How memories are kept: isolation level, retention, embeddings, index names, key and summary model."""
+
     isolation: str = memory.ISOLATION_USER
     retention_days: int = DEFAULT_RETENTION_DAYS
     embedding_dimension: int = DEFAULT_EMBEDDING_DIMENSION
@@ -140,26 +146,33 @@ class MeshConfig:
 
     @property
     def orchestrator_role_name(self) -> str:
+        """The orchestrator function's role, which assumes the worker access roles."""
         return f"{self.mesh_name}-orchestrator"
 
     @property
     def tvm_role_name(self) -> str:
+        """The memory home's token vending machine (its own functions' sessions)."""
         return f"{self.mesh_name}-tvm"
 
     @property
     def worker_tvm_role_name(self) -> str:
+        """The token vending machine that worker agents' own roles assume for direct memory access."""
         return f"{self.mesh_name}-tvm-external"
 
     def orchestrator_role_arn(self, partition: str = "aws") -> str:
+        """ARN of `orchestrator_role_name` in the supervisor's account."""
         return f"arn:{partition}:iam::{self.supervisor.account}:role/{self.orchestrator_role_name}"
 
     def worker_tvm_role_arn(self, partition: str = "aws") -> str:
+        """ARN of `worker_tvm_role_name` in the supervisor's account."""
         return f"arn:{partition}:iam::{self.supervisor.account}:role/{self.worker_tvm_role_name}"
 
     def worker_role_name(self, worker: WorkerConfig) -> str:
+        """The worker access role in ``worker``'s account, which the orchestrator assumes."""
         return f"{self.mesh_name}-worker-{worker.name}"
 
     def worker_role_arn(self, worker: WorkerConfig, partition: str = "aws") -> str:
+        """ARN of `worker_role_name` in ``worker``'s account."""
         return f"arn:{partition}:iam::{worker.account}:role/{self.worker_role_name(worker)}"
 
     def worker_external_id(self, worker: WorkerConfig, *, secret: str | None) -> str:
@@ -182,6 +195,7 @@ class MeshConfig:
                           allowed_tenants=w.allowed_tenants) for w in self.workers]
 
     def worker(self, name: str) -> WorkerConfig:
+        """The worker called ``name``; KeyError when there is none."""
         for w in self.workers:
             if w.name == name:
                 return w
@@ -191,6 +205,7 @@ class MeshConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> MeshConfig:
+        """Read and validate a JSON config file; a missing, unreadable or invalid file is a `ConfigError`."""
         p = Path(path)
         problems = Problems()
         try:
@@ -209,6 +224,7 @@ class MeshConfig:
 
     @classmethod
     def from_dict(cls, raw: Any) -> MeshConfig:
+        """Validate parsed JSON; `ConfigError` lists every problem at once."""
         from .config_reader import read_config
 
         return read_config(raw)

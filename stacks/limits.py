@@ -12,6 +12,7 @@ MAX_TEMPLATE_BYTES = 1_000_000
 
 
 def count_resources(stack: Stack) -> int:
+    """How many CloudFormation resources ``stack``'s own template holds."""
     return sum(1 for c in stack.node.find_all() if isinstance(c, CfnResource) and Stack.of(c) is stack)
 
 
@@ -30,6 +31,7 @@ class _ResourceLimit:
 
 
 def enforce_cloudformation_limits(stack: Stack) -> None:
+    """Make synth fail when ``stack`` has more resources than CloudFormation allows in one stack."""
     stack.node.add_validation(_ResourceLimit(stack))
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from aws_cdk import App
 
@@ -19,11 +20,14 @@ SAMPLE_CONTEXT_KEY = "memoryMesh:sampleConfig"
 
 @dataclass
 class Mesh:
+    """The stacks `build_mesh` added: the supervisor stack, and each worker's stack by worker name."""
+
     supervisor: SupervisorAccountStack
     workers: dict[str, WorkerAccountStack]
 
     @property
     def stacks(self) -> list[Any]:
+        """Every stack of the mesh, the supervisor's first."""
         return [self.supervisor, *self.workers.values()]
 
 
@@ -73,6 +77,7 @@ def _config_path(value: Any) -> Path:
 
 
 def build_mesh(app: App, config: MeshConfig) -> Mesh:
+    """Add the supervisor stack and one stack per worker of ``config`` to ``app``."""
     supervisor = SupervisorAccountStack(app, f"{config.mesh_name}-supervisor", config=config)
     workers = {w.name: WorkerAccountStack(app, f"{config.mesh_name}-worker-{w.name}", config=config, worker=w)
                for w in config.workers}

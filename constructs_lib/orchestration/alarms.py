@@ -27,8 +27,7 @@ class MeshAlarms(Construct):
     def __init__(self, scope: Construct, id: str, *, encryption_key: kms.IKey, name_prefix: str,
                  alarm_topic: sns.ITopic | None = None, alarm_email: str | None = None,
                  email_dead_letter_queue: sqs.IQueue | None = None) -> None:
-        """
-        :param encryption_key: encrypts a topic created here.
+        """:param encryption_key: encrypts a topic created here.
         :param name_prefix: alarms are ``<prefix>-<name>``, a created topic ``<prefix>-alarms``.
         :param alarm_topic: publish to this topic instead of creating one (its policies are its owner's).
         :param alarm_email: subscribe this address to the created topic.

@@ -109,6 +109,9 @@ class ForgetFunction(MeshFunction):
         state_table.grant_jobs(self.function_role)
         lifecycle.grant_send(self.function_role)
         _grant_erase(self, vector_store=vector_store, agent_memory=agent_memory, supervisor_agent=supervisor_agent)
+        # The user's index is found by ListIndexes (its exact name as prefix): a missing bucket fails the job,
+        # a missing index is an honest 0.
+        vector_store.grant_list_indexes(self.function_role)
 
 
 class LifecycleFunction(MeshFunction):
@@ -173,18 +176,22 @@ class TenantsFunction(MeshFunction):
 
 
 class RetentionFunction(MeshFunction):
-    """The retention schedule: deletes vectors older than the retention period, resuming from its cursor."""
+    """The retention schedule: deletes vectors and AgentCore long-term records older than the retention period,
+    resuming from its cursor (AgentCore events expire natively)."""
 
     handler_name = "retention"
-    purpose = "deletes vector memories older than the retention period"
+    purpose = "deletes memories older than the retention period in every store"
 
     def __init__(self, scope: Construct, id: str, *, shared: FunctionShared, options: FunctionOptions,
-                 vector_store: IVectorMemoryStore, state_table: IMeshStateTable) -> None:
+                 vector_store: IVectorMemoryStore, agent_memory: IAgentMemory, state_table: IMeshStateTable) -> None:
         super().__init__(scope, id, shared=shared, options=options, environment={})
         role = self.function_role
         vector_store.grant_list_indexes(role)
         vector_store.grant_scan(role)
         vector_store.grant_delete(role)
+        # Long-term records are listed by namespace root (every actor) and deleted by id, by creation time.
+        agent_memory.grant_search_records(role)
+        agent_memory.grant_delete_records(role)
         state_table.grant_sweeps(role)
         acknowledge_wildcard_resources(
             role, lambda resource: resource.endswith(f"/index/{vector_store.index_prefix}*"),

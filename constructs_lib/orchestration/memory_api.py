@@ -76,12 +76,14 @@ class JwtApiOptions:
 
     @property
     def issuer(self) -> str | None:
+        """The ``iss`` tokens must carry: ``jwt_issuer``, else the Cognito issuer URL of ``user_pool``."""
         if self.jwt_issuer is not None or self.user_pool is None:
             return self.jwt_issuer
         return f"https://cognito-idp.{self.user_pool.env.region}.amazonaws.com/{self.user_pool.user_pool_id}"
 
     @property
     def audience(self) -> list[str]:
+        """The accepted ``aud`` values: ``jwt_audience``, else the ids of ``user_pool_clients``."""
         return list(self.jwt_audience) or [c.user_pool_client_id for c in self.user_pool_clients]
 
     def check(self, problems: Problems, field: str) -> None:
@@ -108,8 +110,7 @@ class MemoryApi(Construct):
 
     def __init__(self, scope: Construct, id: str, *, orchestrator: lambda_.IFunction, forget: lambda_.IFunction,
                  options: JwtApiOptions, access_log_group: logs.ILogGroup) -> None:
-        """
-        :param orchestrator: answers the session and memory routes (pass the ``live`` alias with SnapStart).
+        """:param orchestrator: answers the session and memory routes (pass the ``live`` alias with SnapStart).
         :param forget: answers ``DELETE /memories`` and ``GET /forget/{job_id}``.
         :param options: issuer, audience, tenant claim, throttling and an optional Cognito user pool.
         :param access_log_group: where the JSON access log goes (encrypt it).

@@ -128,8 +128,7 @@ class MemoryOrchestrator(Construct):
         bundle: RuntimeBundle | None = None,
         role_name_prefix: str | None = None,
     ) -> None:
-        """
-        :param vector_store: user indexes (through vended sessions; forget, lifecycle and retention directly).
+        """:param vector_store: user indexes (through vended sessions; forget, lifecycle and retention directly).
         :param agent_memory: events and records (through vended sessions; forget and lifecycle delete directly).
         :param state_table: tombstones, jobs, tenant records, sweep cursors.
         :param token_vending_machine: vends user sessions; this construct makes it trust the orchestrator,
@@ -241,7 +240,8 @@ class MemoryOrchestrator(Construct):
                                        config_layer=self.config_layer, state_table=state_table,
                                        lifecycle=self.lifecycle_jobs)
         self.retention = RetentionFunction(self, "Retention", shared=shared, options=sizing.retention,
-                                           vector_store=vector_store, state_table=state_table)
+                                           vector_store=vector_store, agent_memory=agent_memory,
+                                           state_table=state_table)
 
     @property
     def functions(self) -> dict[str, MeshFunction]:

@@ -31,8 +31,7 @@ class OperatorApi(Construct):
 
     def __init__(self, scope: Construct, id: str, *, tenants: lambda_.IFunction, access_log_group: logs.ILogGroup,
                  throttling_rate_limit: int = 5, throttling_burst_limit: int = 10) -> None:
-        """
-        :param tenants: the tenants function (its ``live`` alias with SnapStart).
+        """:param tenants: the tenants function (its ``live`` alias with SnapStart).
         :param access_log_group: where the JSON access log goes (encrypt it).
         :param throttling_rate_limit: steady requests per second (default 5).
         :param throttling_burst_limit: burst (default 10).

@@ -34,8 +34,7 @@ class RetentionSchedule(Construct):
 
     def __init__(self, scope: Construct, id: str, *, function: MeshFunction, dead_letter_queue: sqs.IQueue,
                  encryption_key: kms.IKey, schedule: str = DEFAULT_RETENTION_SCHEDULE) -> None:
-        """
-        :param function: the retention function.
+        """:param function: the retention function.
         :param dead_letter_queue: receives the event after the retries (KMS-encrypted with ``encryption_key``).
         :param schedule: ``cron(...)``, ``rate(...)`` or ``at(...)`` (default daily 03:15 UTC).
         """

@@ -68,9 +68,9 @@ class AgentRef:
             problems.add(f"{field_name}.{key}", value[key],
                          f"is not a field of a {kind} agent; fields are {', '.join(_FIELDS[kind])}")
         if kind == BEDROCK_AGENT:
-            agent = cls.bedrock_agent(agent_id=value.get("agent_id"), alias_id=value.get("alias_id"))
+            agent = cls(kind=BEDROCK_AGENT, agent_id=value.get("agent_id"), alias_id=value.get("alias_id"))
         else:
-            agent = cls.agentcore_runtime(runtime_arn=value.get("runtime_arn"))
+            agent = cls(kind=AGENTCORE_RUNTIME, runtime_arn=value.get("runtime_arn"))
         before = len(problems)
         agent.check(problems, field_name, required=True)
         return agent if len(problems) == before else None
@@ -155,6 +155,7 @@ class WorkerRef:
     allowed_tenants: tuple[str, ...] = field(default_factory=tuple)
 
     def allows(self, tenant_id: str) -> bool:
+        """True when this worker may take conversations of ``tenant_id``."""
         return tenant_id in self.allowed_tenants
 
     def check(self, problems: Problems, field_name: str) -> None:

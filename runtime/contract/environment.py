@@ -223,6 +223,7 @@ class FunctionSettings:
 
     @staticmethod
     def check(values: Mapping[str, Any], problems: Problems, name: Callable[[str], str] = lambda a: a) -> None:
+        """Add what is wrong with the checked fields of ``values`` to ``problems``, each named by ``name(field)``."""
         problems.check(rules.CLAIM_NAME, name("tenant_claim"), values.get("tenant_claim"), required=True)
         problems.check(rules.KMS_KEY_ARN, name("kms_key_arn"), values.get("kms_key_arn"))
         problems.check(rules.QUEUE_URL, name("lifecycle_queue_url"), values.get("lifecycle_queue_url"))
@@ -249,7 +250,7 @@ class FunctionSettings:
         problems = Problems()
         raw_agent = _text(environ, ENV.SUPERVISOR_AGENT)
         agent = AgentRef.read(raw_agent, ENV.SUPERVISOR_AGENT, problems) if raw_agent else None
-        values = {
+        values: dict[str, Any] = {
             "tenant_claim": _text(environ, ENV.TENANT_CLAIM) or DEFAULT_TENANT_CLAIM,
             "supervisor_agent": agent,
             "workers_file": _text(environ, ENV.WORKERS_FILE),

@@ -82,9 +82,11 @@ class Problems:
 
     @property
     def lines(self) -> list[str]:
+        """Each problem as the line it is shown as (``field=value: rule``)."""
         return [str(p) for p in self._items]
 
     def is_token(self, value: Any) -> bool:
+        """True when ``value`` is a deploy-time token (by the ``is_token`` predicate given at construction)."""
         try:
             return bool(self._is_token(value))
         except Exception:  # a predicate that cannot judge a value (e.g. a dict) means "not a token"
@@ -141,6 +143,7 @@ class Problems:
         return True
 
     def extend(self, other: Problems) -> None:
+        """Add every problem of ``other``."""
         self._items.extend(other)
 
     def raise_if_any(self, factory: Callable[[list[Problem]], Exception]) -> None:

@@ -1,146 +1,122 @@
-"""Forget-me Lambda: ``DELETE /memories`` (JWT) and direct invoke ``{"tenant_id", "actor_id"}``.
+"""Forget-me Lambda: ``DELETE /memories`` starts a forget job (202 and its id); ``GET /forget/{job_id}`` reports it.
 
-Deletes every record of one actor in both backends — the vectors in the tenant's S3 Vectors index and
-the AgentCore Memory long-term records and events — and answers what it deleted per backend. Idempotent:
-a second call deletes 0. On the API the actor is always the caller (derived from the verified token).
+``DELETE`` records the caller's tombstone first (every writer checks it, so nothing written after this moment
+survives), then the job; it runs the job's first steps for at most :data:`FIRST_STEPS_S` and answers 202 (or the
+202 with the receipt when it already finished; 502 naming the store when one is unreachable or misconfigured). The
+lifecycle function continues the job from the lifecycle queue. ``GET`` answers the job's progress per store, or
+its receipt, to the user it forgets only (404 to anyone else). Direct invoke ``{"tenant_id", "actor_id"}`` starts
+a job for operators and tests.
 
-Runs on the function's own role, not the TVM: AgentCore deletes records by id and
-``BatchDeleteMemoryRecords`` takes no actor or namespace condition key, so a delete permission on the
-(tenant-tagged) TVM role would let every tenant session erase other tenants' records. The erasure role is
-separate, reachable only through this handler, and the handler passes it validated ids only.
+Runs on the function's own role: AgentCore deletes records by id, which no tenant session may do for others.
 """
 
 from __future__ import annotations
 
 import functools
-import os
+from collections.abc import Mapping
 from typing import Any
 
-from runtime.errors import MemoryMeshError, NotFoundError, UpstreamError
+from runtime.errors import MemoryMeshError, NotFoundError
 from runtime.handlers import _observability as obs
-from runtime.handlers._common import OwnRoleClients, admin_vector_store, load_settings, own_client
+from runtime.handlers._common import load_settings, own_client
 from runtime.handlers._http import (
     check_fields,
-    error_body,
+    check_query,
     handle_errors,
     match_route,
     parse_request,
-    public,
     request_identity,
     respond,
 )
 from runtime.identity import Identity
-from runtime.settings import MemorySettings
+from runtime.lifecycle.deadline import StepDeadline
+from runtime.lifecycle.jobs import FAILED, FORGET, SUCCEEDED, public_view, validate_job_id
+from runtime.lifecycle.service import SAFETY_NET_DELAY_S, Lifecycle
 
-__all__ = ["BACKENDS", "ROUTES", "handler", "reset"]
+__all__ = ["FIRST_STEPS_S", "ROUTES", "handler", "reset"]
 
-ROUTES = ("DELETE /memories",)
-#: The backends, in the order they are erased.
-BACKENDS = ("s3vectors", "agentcore")
-DEFAULT_TENANT_CLAIM = "custom:tenant_id"
+ROUTE_FORGET = "DELETE /memories"
+ROUTE_JOB = "GET /forget/{job_id}"
+ROUTES = (ROUTE_FORGET, ROUTE_JOB)
+#: The API answers within this many seconds of work; the lifecycle function does the rest.
+FIRST_STEPS_S = 10.0
+#: Kept back from the Lambda's remaining time for saving the job and queuing its next step.
+RESERVE_S = 3.0
+_IDENTITY_FIELDS = ("tenant_id", "actor_id")
 
 
 @handle_errors
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
-    """Forget the actor; answer ``{tenant_id, actor_id, deleted: {s3vectors, agentcore}}`` (plus ``statusCode``)."""
+    """Start a forget job (202) or report one (200)."""
     request = parse_request(event)
-    if request.api and match_route(request, ROUTES) is None:
-        raise NotFoundError("no such route: this function serves DELETE /memories")
-    check_fields(request.body, ("tenant_id", "actor_id"), where="body" if request.api else "payload")
+    route: str = ROUTE_FORGET
+    params: Mapping[str, str] = {}
+    if request.api:
+        matched = match_route(request, ROUTES)
+        if matched is None:
+            raise NotFoundError(f"no such route: this function serves {' and '.join(ROUTES)}")
+        route, params = matched
+    check_fields(request.body, _IDENTITY_FIELDS, where="body" if request.api else "payload")
+    check_query(request.query, ())
     settings = load_settings()
-    tenant_claim = os.environ.get("MESH_TENANT_CLAIM") or DEFAULT_TENANT_CLAIM
-    identity = request_identity(request, tenant_claim=tenant_claim, index_prefix=settings.index_prefix)
-
-    deleted: dict[str, int] = {}
-    failed: dict[str, MemoryMeshError] = {}
-    backends = BACKENDS + (("bedrock_agent",) if _supervisor_agent() is not None else ())
-    for name in backends:
-        try:
-            deleted[name] = _erase(name, identity, settings)
-        except MemoryMeshError as error:
-            failed[name] = error
-            obs.count("Errors")
-            obs.log("error", "forget failed in one backend", backend=name, code=error.code,
-                    tenant_id=identity.tenant_id, actor=identity.actor_id)
-    obs.count("ActorsForgotten" if not failed else "ForgetIncomplete")
-    obs.log("info", "forget done", tenant_id=identity.tenant_id, actor=identity.actor_id,
-            deleted=sum(deleted.values()), backends_failed=sorted(failed) or None)
-    body: dict[str, Any] = {"tenant_id": identity.tenant_id, "actor_id": identity.actor_id, "deleted": deleted}
-    if failed:
-        # What was deleted stays deleted; a retry finishes the rest (every step is idempotent).
-        error = public(UpstreamError(
-            f"forgetting failed in {', '.join(sorted(failed))}; the other deletions are done, retry the request"
-        ))
-        body = {"error": error_body(error), "failed": sorted(failed), **body}
-        return respond(error.status, body, api=request.api)
-    return respond(200, body, api=request.api)
+    lifecycle = _lifecycle(settings)
+    identity = request_identity(request, tenant_claim=_functions().tenant_claim, index_prefix=settings.index_prefix)
+    if route == ROUTE_JOB:
+        job_id = validate_job_id(params.get("job_id"))
+        return respond(200, public_view(_own_job(lifecycle, identity, job_id)), api=request.api)
+    return _forget(lifecycle, identity, context, api=request.api)
 
 
 def reset() -> None:
-    """Forget the container's stores and clients (tests; a changed configuration also rebuilds the stores)."""
-    _vector_store.cache_clear()
-    _agentcore.cache_clear()
-    _supervisor_agent.cache_clear()
+    """Forget the container's clients and settings (tests)."""
+    _lifecycle.cache_clear()
+    _functions.cache_clear()
     own_client.cache_clear()
 
 
-def _erase(backend: str, identity: Identity, settings: MemorySettings) -> int:
-    if backend == "s3vectors":
-        try:
-            return _vector_store(settings).delete_actor(identity.tenant_id, identity.actor_id).deleted
-        except NotFoundError:
-            # The tenant has no index (never onboarded, or removed): nothing of the actor is stored there.
-            return 0
-    if backend == "bedrock_agent":
-        return _erase_agent_memory(identity, settings)
-    return _agentcore(settings).delete_actor(identity.tenant_id, identity.actor_id).deleted
-
-
-@functools.lru_cache(maxsize=1)
-def _supervisor_agent() -> Any:
-    """The supervisor when it is a Bedrock Agent: the orchestrator gives it a per-user memoryId to erase."""
-    raw = os.environ.get("MESH_SUPERVISOR_AGENT")
-    if not raw:
-        return None
-    from runtime.handlers._agents import BEDROCK_AGENT, AgentRef
-
-    agent = AgentRef.parse(raw, field="MESH_SUPERVISOR_AGENT")
-    return agent if agent.kind == BEDROCK_AGENT else None
-
-
-def _erase_agent_memory(identity: Identity, settings: MemorySettings) -> int:
-    """Delete the supervisor agent's own memory of this user (DeleteAgentMemory); 1 when erased, 0 if none."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from runtime.handlers._agents import bedrock_memory_id
-
-    agent = _supervisor_agent()
+def _forget(lifecycle: Lifecycle, identity: Identity, context: Any, *, api: bool) -> dict[str, Any]:
+    job = lifecycle.start_forget(identity)
+    job_id = job["job_id"]
+    # Should this invocation die mid-step, the delayed message lets the lifecycle function take over.
+    lifecycle.queue(job_id, delay_s=SAFETY_NET_DELAY_S)
+    obs.count("ForgetJobsStarted")
     try:
-        own_client("bedrock-agent-runtime", settings.region).delete_agent_memory(
-            agentId=agent.agent_id, agentAliasId=agent.alias_id, memoryId=bedrock_memory_id(identity))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return 0
-        raise UpstreamError(f"the supervisor agent's memory could not be erased "
-                            f"({error.response.get('Error', {}).get('Code', 'error')})") from None
-    except BotoCoreError as error:
-        raise UpstreamError(f"the supervisor agent's memory could not be erased ({type(error).__name__})") from None
-    return 1
+        advanced = lifecycle.advance(job_id, StepDeadline(context, reserve_s=RESERVE_S, cap_s=FIRST_STEPS_S))
+    except MemoryMeshError as error:
+        # Recorded on the job; the lifecycle function retries the step.
+        obs.log("warning", "first forget step failed; the lifecycle function retries it", code=error.code,
+                tenant_id=identity.tenant_id, actor=identity.actor_id)
+        advanced = None
+    current = advanced or lifecycle.table.get_job(job_id) or job
+    view = public_view(current)
+    obs.log("info", "forget job started", tenant_id=identity.tenant_id, actor=identity.actor_id,
+            status=current["status"], deleted=sum(s["deleted"] for s in current["stores"].values()))
+    if current["status"] == FAILED:
+        obs.count("ForgetJobsFailed")
+        return respond(502, {"error": current.get("error", {}), **view}, api=api)
+    if current["status"] == SUCCEEDED:
+        obs.count("ActorsForgotten")
+    return respond(202, view, api=api)
+
+
+def _own_job(lifecycle: Lifecycle, identity: Identity, job_id: str) -> dict[str, Any]:
+    """The caller's own forget job; any other job id is answered exactly like an unknown one."""
+    job = lifecycle.table.get_job(job_id)
+    if (job is None or job.get("kind") != FORGET or job.get("tenant_id") != identity.tenant_id
+            or job.get("actor_id") != identity.actor_id):
+        raise NotFoundError(f"job_id={job_id!r} is not a forget job of the caller")
+    return job
 
 
 @functools.lru_cache(maxsize=1)
-def _vector_store(settings: MemorySettings) -> Any:
-    return admin_vector_store(settings, clients=OwnRoleClients(settings.region))
+def _functions() -> Any:
+    from runtime.settings import FunctionSettings
+
+    return FunctionSettings.from_env()
 
 
 @functools.lru_cache(maxsize=1)
-def _agentcore(settings: MemorySettings) -> Any:
-    from runtime.stores.agentcore import AgentCoreMemoryBackend
-
-    clients = OwnRoleClients(settings.region)
-    return AgentCoreMemoryBackend(
-        lambda tenant_id, actor_id: clients.client("bedrock-agentcore", tenant_id, actor_id),
-        memory_id=settings.memory_id,
-    )
-
-
+def _lifecycle(settings: Any) -> Lifecycle:
+    functions = _functions()
+    return Lifecycle(settings, client=lambda service: own_client(service, settings.region),
+                     supervisor_agent=functions.supervisor_agent, queue_url=functions.lifecycle_queue_url)

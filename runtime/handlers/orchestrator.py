@@ -422,6 +422,7 @@ def _write_turn(
 ) -> str:
     """Write the turn as ONE event; if it fails (throttled past its retries, or any upstream error), queue the
     write for the lifecycle function. Never raises: the answer is already produced. Returns how it went."""
+    from runtime.lifecycle.tombstones import ActorForgottenError
     from runtime.stores.agentcore_events import turn_event_message
 
     token = _client_token(context)
@@ -430,6 +431,8 @@ def _write_turn(
         mesh.events.record_turn(identity, session_id, said, client_token=token, budget=budget, origin_ms=origin_ms)
         obs.log("debug", "turn recorded", step="record", events=1, records=len(said), **log_fields)
         return "written"
+    except ActorForgottenError:
+        return "dropped"  # the user was forgotten while this turn ran: nothing of it is kept, nor queued
     except MemoryMeshError as error:
         obs.log("warning", "recording the turn failed", step="record", code=error.code, **log_fields)
         failure = error
@@ -571,6 +574,7 @@ def _build() -> _Mesh:
 
     from runtime.credentials import TenantCredentialBroker
     from runtime.embeddings import BedrockEmbedder
+    from runtime.lifecycle.tombstones import guard_from_settings
     from runtime.retriever import MemoryRetriever
     from runtime.settings import FunctionSettings, MemorySettings
     from runtime.stores import AgentCoreMemoryBackend, S3VectorsMemoryStore
@@ -597,6 +601,8 @@ def _build() -> _Mesh:
     agentcore_client = functools.partial(broker.client, "bedrock-agentcore")
     memory = AgentCoreMemoryBackend(agentcore_client, memory_id=settings.memory_id)
     kinds = [_KindSearch(memory, kind) for kind in ("summary", "fact", "preference")]
+    events = AgentCoreEvents(agentcore_client, settings.memory_id)
+    events.tombstones = guard_from_settings(broker, settings)  # forget wins over a turn in flight
     return _Mesh(
         settings=settings,
         tenant_claim=functions.tenant_claim or DEFAULT_TENANT_CLAIM,
@@ -604,7 +610,7 @@ def _build() -> _Mesh:
         workers_file=functions.workers_file,
         lifecycle_queue_url=functions.lifecycle_queue_url,
         memory=memory,
-        events=AgentCoreEvents(agentcore_client, settings.memory_id),
+        events=events,
         vectors=vectors,
         retriever=MemoryRetriever([vectors, *kinds], timeout_s=RECALL_BUDGET_S),
         agents=AgentClients(region=settings.region, session=session),

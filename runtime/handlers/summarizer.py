@@ -1,10 +1,12 @@
 """Summarizer Lambda (SQS event source, ``ReportBatchItemFailures``): one session summary per job message.
 
 For each record: parse the versioned job, read the session's turns from AgentCore Memory and write the
-summary vector to the tenant's S3 Vectors index, both through TVM credentials for that tenant and actor,
-under a deterministic key (a re-delivery overwrites). A record that fails — a malformed "poison" message
-included — is reported in ``batchItemFailures``: SQS retries it and after ``maxReceiveCount`` moves it to
-the alarmed DLQ, so no job is silently lost. No threads; nothing runs after the handler returns.
+summary vector to the user's S3 Vectors index, both through TVM credentials for that tenant and actor,
+under a deterministic key (a re-delivery overwrites). The write carries the job's enqueue time as its origin:
+a user forgotten since then gets no summary (refused before the write, or removed right after it). A record
+that fails — a malformed "poison" message included — is reported in ``batchItemFailures``: SQS retries it and
+after ``maxReceiveCount`` moves it to the alarmed DLQ, so no job is silently lost. No threads; nothing runs
+after the handler returns.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from runtime.errors import InvalidInputError, MemoryMeshError
 from runtime.handlers import _observability as obs
 from runtime.handlers._common import load_settings, remaining_ms
+from runtime.lifecycle.tombstones import ActorForgottenError, write_origin
 from runtime.settings import MemorySettings
 from runtime.summarizer import SummaryJob, parse_summary_job, summarize_session
 
@@ -121,7 +124,14 @@ def _process(record: Mapping[str, Any], services: _Services) -> bool:
                 error_type=type(error).__name__)
         return False
     try:
-        result = _summarize(job, services)
+        with write_origin(_origin_ms(record)):
+            result = _summarize(job, services)
+    except ActorForgottenError:
+        # The user was forgotten after the session ended: the summary is dropped (or was undone), never kept.
+        obs.count("SummariesDropped")
+        obs.log("info", "summary dropped: the user was forgotten", tenant_id=job.tenant_id, actor=job.actor_id,
+                step="forgotten")
+        return True
     except Exception as error:
         _log_failure("summarize", error, job)
         obs.count("SummaryFailures")
@@ -152,6 +162,13 @@ def _summarize(job: SummaryJob, services: _Services) -> Any:
         converse_client=services.converse_client,
         model_id=services.model_id,
     )
+
+
+def _origin_ms(record: Mapping[str, Any]) -> int:
+    """When the job was queued (SQS ``SentTimestamp``): the summary's data is from then, not from its retry."""
+    sent = (record.get("attributes") or {}).get("SentTimestamp")
+    now_ms = int(time.time() * 1000)
+    return min(int(sent), now_ms) if isinstance(sent, str) and sent.isdigit() else now_ms
 
 
 def _log_failure(step: str, error: BaseException, job: SummaryJob | None = None) -> None:

@@ -596,6 +596,7 @@ class MeshMemory:
 
         from runtime.embeddings import BedrockEmbedder
         from runtime.integrations.session_end import DirectSummaryHandoff, QueueSummaryHandoff
+        from runtime.lifecycle.tombstones import guard_from_settings
         from runtime.stores.agentcore import AgentCoreMemoryBackend
         from runtime.stores.agentcore_events import AgentCoreEvents
         from runtime.stores.s3vectors import S3VectorsMemoryStore
@@ -611,6 +612,7 @@ class MeshMemory:
 
         turns = AgentCoreMemoryBackend(agentcore_client, memory_id=settings.memory_id)
         events = AgentCoreEvents(agentcore_client, settings.memory_id)
+        events.tombstones = guard_from_settings(broker, settings)  # forget wins over a turn in flight
         stores: list[_RequestScopedStore] = [S3VectorsStrandsStore(vectors)]
         if include_agentcore:
             stores.append(AgentCoreStrandsStore(agentcore_client, memory_id=settings.memory_id))

@@ -378,6 +378,10 @@ class DraftWriter:
     Expects ``_embedder``, ``dimension``, ``content_max_bytes``, ``_clock`` and ``index_prefix`` on the store.
     """
 
+    #: A ``runtime.lifecycle.tombstones.TombstoneGuard``: when set, every write checks the user's forget
+    #: tombstone before and after, and removes what it wrote if forget started after the write's origin.
+    tombstones: Any = None
+
     def put_memory(self, identity: Identity, content: str, *, kind: str, agent: str | None = None,
                    session_id: str | None = None, key: str | None = None) -> str:
         """Store one memory for the identity's actor and return its key."""
@@ -405,7 +409,14 @@ class DraftWriter:
             index_prefix=self.index_prefix,  # type: ignore[attr-defined]
             keys=keys,
         )
-        return self._write(identity, prepared)
+        if self.tombstones is None:
+            return self._write(identity, prepared)
+        return self.tombstones.write(identity, lambda: self._write(identity, prepared),
+                                     lambda written: self._delete_written(identity, written))
 
     def _write(self, identity: Identity, prepared: list[Any]) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _delete_written(self, identity: Identity, keys: list[str]) -> None:  # pragma: no cover - abstract
+        """Remove vectors this writer just wrote (the tombstone's second check found forget racing it)."""
         raise NotImplementedError

@@ -199,6 +199,14 @@ class AgentCoreEvents:
         self._sleep = sleep
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        #: A ``runtime.lifecycle.tombstones.TombstoneGuard``: when set, every turn write checks the user's
+        #: forget tombstone before and after, and deletes its event if forget started after the turn began.
+        self.tombstones: Any = None
+
+    def _delete_written(self, identity: Identity, session_id: str, event_id: str) -> None:
+        """Delete an event this writer just created (the tombstone's second check found forget racing it)."""
+        self._call(self._client(identity).delete_event, "DeleteEvent", identity, memoryId=self.memory_id,
+                   actorId=identity.agentcore_actor_id, sessionId=session_id, eventId=event_id)
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -220,6 +228,12 @@ class AgentCoreEvents:
         """
         request = self._create_request(identity, session_id, messages, client_token, origin_ms)
         budget = budget or Budget(5.0)
+        if self.tombstones is None:
+            return self._create_event(identity, request, budget)
+        return _guarded(self.tombstones, identity, origin_ms, lambda: self._create_event(identity, request, budget),
+                        lambda event_id: self._delete_written(identity, session_id, event_id))
+
+    def _create_event(self, identity: Identity, request: dict[str, Any], budget: Budget) -> str:
         client = self._client(identity)
         delays = backoff_delays(budget)
         while True:
@@ -464,6 +478,17 @@ class AgentCoreEvents:
         except BotoCoreError as error:
             _log_failure(operation, identity, type(error).__name__)
             raise UpstreamError(f"AgentCore Memory {operation} failed ({type(error).__name__})") from None
+
+
+def _guarded(guard: Any, identity: Identity, origin_ms: int | None, write: Callable[[], str],
+             undo: Callable[[str], None]) -> str:
+    """``guard.write`` with the turn's own start as the write's origin."""
+    if origin_ms is None:
+        return str(guard.write(identity, write, undo))
+    from runtime.lifecycle.tombstones import write_origin
+
+    with write_origin(origin_ms):
+        return str(guard.write(identity, write, undo))
 
 
 class _Throttled(UpstreamError):

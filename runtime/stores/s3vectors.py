@@ -34,6 +34,7 @@ from runtime.errors import (
     UpstreamTimeoutError,
 )
 from runtime.identity import Identity, log_ref, validate_actor_id, validate_index_prefix, validate_tenant_id
+from runtime.lifecycle.retention import expired
 from runtime.records import DeleteReport, MemoryQuery, MemoryRecord
 from runtime.stores import _vector_json
 from runtime.stores._limits import (
@@ -110,7 +111,7 @@ class S3VectorsMemoryStore(DraftWriter):
     @classmethod
     def from_settings(cls, broker: Any, settings: Any, embedder: Any) -> S3VectorsMemoryStore:
         """The store a deployment's MESH_* settings (runtime.settings.MemorySettings) describe."""
-        return cls(
+        store = cls(
             broker,
             bucket_name=settings.vector_bucket_name,
             index_prefix=settings.index_prefix,
@@ -119,6 +120,8 @@ class S3VectorsMemoryStore(DraftWriter):
             distance_metric=settings.distance_metric,
             index_dimension=settings.embedding_dimension,
         )
+        store.tombstones = _tombstone_guard(broker, settings)
+        return store
 
     def _client(self, tenant_id: str, actor_id: str | None) -> Any:
         return _vector_json.install(self._broker.client(_SERVICE, tenant_id, actor_id))
@@ -148,6 +151,12 @@ class S3VectorsMemoryStore(DraftWriter):
                 self._call(client.put_vectors, "PutVectors", tenant_id, actor_id, **request)
         return [vector.key for vector in prepared]
 
+    def _delete_written(self, identity: Identity, keys: list[str]) -> None:
+        """Remove vectors this store just wrote for the identity (forget raced the write)."""
+        client = self._client(identity.tenant_id, identity.actor_id)
+        index = self.index_name(identity.tenant_id, identity.actor_id)
+        self._delete_keys(client, index, identity.tenant_id, identity.actor_id, list(dict.fromkeys(keys)))
+
     # -- reads -------------------------------------------------------------------------------------
 
     def search(self, query: MemoryQuery) -> list[MemoryRecord]:
@@ -176,8 +185,11 @@ class S3VectorsMemoryStore(DraftWriter):
             return []
         metric = response.get("distanceMetric", "cosine")
         records = []
+        now = self._clock()
         for item in response.get("vectors", []):
             metadata = item.get("metadata") or {}
+            if expired(metadata, now_s=now):
+                continue  # its own TTL has passed: the retention sweep deletes it, recall already ignores it
             if not metadata_matches(metadata, valid):
                 logger.warning(
                     "dropped a query result outside the query filter",
@@ -361,6 +373,12 @@ class S3VectorsMemoryStore(DraftWriter):
         if code in _THROTTLED:
             return UpstreamError(f"S3 Vectors {operation} is throttled for tenant {tenant_id!r}; retry later")
         return UpstreamError(f"S3 Vectors {operation} failed for tenant {tenant_id!r} ({code or 'unknown error'})")
+
+
+def _tombstone_guard(broker: Any, settings: Any) -> Any:
+    from runtime.lifecycle.tombstones import guard_from_settings
+
+    return guard_from_settings(broker, settings)
 
 
 class _IndexMissing(NotFoundError):

@@ -30,7 +30,14 @@ def new_stack(account: str = ACCOUNT, region: str = REGION, *, stack_id: str = "
 
 
 def template_of(stack: Stack) -> dict[str, Any]:
-    return Template.from_stack(stack).to_json()
+    return dict(Template.from_stack(stack).to_json())
+
+
+def synth(stack: Stack) -> None:
+    """Synthesize the app that holds ``stack``, running every validation the constructs added."""
+    app = stack.node.root
+    assert isinstance(app, App)
+    app.synth()
 
 
 def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:

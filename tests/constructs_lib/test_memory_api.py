@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs_lib import JwtApiOptions, MemoryApi, OperatorApi, PropsError
-from tests.constructs_lib.helpers import new_stack, policy_statements, resources, template_of
+from tests.constructs_lib.helpers import new_stack, policy_statements, resources, synth, template_of
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE01"
 
@@ -30,7 +30,7 @@ def _pool(stack, *, mutable=False, attribute="tenant_id"):
 
 def _synth_errors(stack):
     with pytest.raises(Exception) as err:
-        stack.node.root.synth()
+        synth(stack)
     return str(err.value)
 
 
@@ -86,11 +86,11 @@ def test_an_immutable_attribute_no_client_writes_passes_and_a_trigger_skips_the_
     pool = _pool(stack)
     client = pool.add_client("App", write_attributes=cognito.ClientAttributes().with_standard_attributes(email=True))
     _api(stack, JwtApiOptions.from_user_pool(pool, [client]))
-    stack.node.root.synth()
+    synth(stack)
     other = new_stack()
     pool = _pool(other, mutable=True)
     _api(other, JwtApiOptions.from_user_pool(pool, [pool.add_client("App")], tenant_claim_set_by_trigger=True))
-    other.node.root.synth()
+    synth(other)
 
 
 @pytest.mark.parametrize("options, message", [

@@ -136,7 +136,7 @@ def test_the_orchestrator_vends_hands_off_embeds_and_queues(built):
 
 def test_forget_writes_tombstones_and_jobs_and_erases_directly(built):
     stmts = _stmts(built, "forget")
-    assert actions_of(stmts) == LOGS_XRAY | ERASE | ITEMS
+    assert actions_of(stmts) == LOGS_XRAY | ERASE | ITEMS | {"s3vectors:ListIndexes"}
     assert _leading_keys(stmts) == ["ACTOR#*", "JOB#*"]
     (delete_index,) = statements_with(stmts, "s3vectors:DeleteIndex")
     assert delete_index["Resource"] == {"Fn::Join": ["", [ref(built.home.store.bucket, "VectorBucketArn"),
@@ -163,7 +163,11 @@ def test_tenants_and_retention_reach_their_items_only(built):
     assert _leading_keys(_stmts(built, "tenants")) == ["JOB#*", "TENANT#*"]
     stmts = _stmts(built, "retention")
     assert actions_of(stmts) == LOGS_XRAY | ITEMS | {"s3vectors:ListIndexes", "s3vectors:ListVectors",
-                                                     "s3vectors:GetVectors", "s3vectors:DeleteVectors"}
+                                                     "s3vectors:GetVectors", "s3vectors:DeleteVectors",
+                                                     "bedrock-agentcore:ListMemoryRecords",
+                                                     "bedrock-agentcore:RetrieveMemoryRecords",
+                                                     "bedrock-agentcore:BatchDeleteMemoryRecords",
+                                                     "bedrock-agentcore:DeleteMemoryRecord"}
     assert _leading_keys(stmts) == ["SWEEP#*"]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aws_cdk import Duration, Environment, Stack
 from aws_cdk import aws_iam as iam
@@ -17,6 +19,7 @@ from tests.constructs_lib.helpers import (
     new_stack,
     policy_statements,
     ref,
+    synth,
     template_of,
     trust_of,
 )
@@ -228,7 +231,7 @@ def test_a_tvm_nobody_may_assume_fails_synth():
     _tvm(home)
     with pytest.raises(Exception, match="Test/Tvm: no trusted principal; call grant_assume\\(role\\) or "
                                         "trust\\(role_arn\\)"):
-        home.stack.node.root.synth()
+        synth(home.stack)
 
 
 def test_a_trust_policy_over_the_iam_quota_fails_synth():
@@ -238,7 +241,7 @@ def test_a_trust_policy_over_the_iam_quota_fails_synth():
         tvm.trust(f"arn:aws:iam::3000000000{i:02d}:role/agent", tenant_ids=[f"tenant{i:02d}"])
     with pytest.raises(Exception, match=r"Test/Tvm: the trust policy is about \d+ characters; IAM allows 2048 by "
                                         r"default \(quota 'Role trust policy length', up to 4096\)"):
-        home.stack.node.root.synth()
+        synth(home.stack)
 
 
 def test_an_imported_tvm_gives_the_caller_its_side_only():
@@ -260,7 +263,7 @@ def test_each_home_tvm_statement_is_in_the_role_policy_with_its_conditions():
     tvm.grant_assume(_lambda_role(home.stack))
     template = Template.from_stack(home.stack)
     role_ref = {"Ref": lid(tvm.role)}
-    for statement in [
+    statements: list[dict[str, Any]] = [
         {"Action": Match.array_with(["s3vectors:DeleteVectors", "s3vectors:PutVectors"]),
          "Condition": {"StringEquals": {"aws:ResourceTag/TenantID": TENANT, "aws:ResourceTag/ActorID": ACTOR}}},
         {"Action": ["s3vectors:CreateIndex", "s3vectors:TagResource"],
@@ -273,7 +276,8 @@ def test_each_home_tvm_statement_is_in_the_role_policy_with_its_conditions():
              [f"/facts/{TENANT}:{ACTOR}/*"])}}},
         {"Action": "dynamodb:GetItem",
          "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [f"ACTOR#{TENANT}:{ACTOR}"]}}},
-    ]:
+    ]
+    for statement in statements:
         template.has_resource_properties("AWS::IAM::Policy", {
             "Roles": [role_ref],
             "PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Effect": "Allow", **statement})])}})

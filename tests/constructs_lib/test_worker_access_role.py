@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aws_cdk import CfnParameter
 
@@ -11,7 +13,7 @@ from tests.constructs_lib.helpers import new_stack, policy_statements, template_
 ORCHESTRATOR = "arn:aws:iam::111111111111:role/mesh-orchestrator"
 AGENT = AgentRef.bedrock_agent(agent_id="BILLINGAG1", alias_id="LIVEALIAS1")
 RUNTIME = "arn:aws:bedrock-agentcore:us-east-1:222222222222:runtime/billing_agent-AbCdEf1234"
-CONDITIONS = {
+CONDITIONS: dict[str, Any] = {
     "ArnEquals": {"aws:PrincipalArn": ORCHESTRATOR},
     "StringEquals": {"aws:RequestTag/TenantID": ["acme", "globex"],
                      "sts:SourceIdentity": "${aws:RequestTag/ActorID}"},

@@ -135,3 +135,13 @@ def mesh(orchestrator_env: dict[str, str], agents: Any, tenants: tuple[str, ...]
     )
     agents.agentcore_runtime(SUPPORT_RUNTIME_ARN, support_script)
     return SimpleNamespace(aws=aws, agents=agents, env=orchestrator_env, memory_id=aws.mesh.memory_id)
+
+
+@pytest.fixture
+def state_table(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The mesh state table (moto DynamoDB, ``pk``/``sk``) named in ``MESH_STATE_TABLE``."""
+    from tests.handlers.lifecycle_helpers import create_state_table
+
+    name = create_state_table(aws)
+    monkeypatch.setenv("MESH_STATE_TABLE", name)
+    return name

@@ -190,7 +190,7 @@ def test_a_service_caller_recalls_it_statelessly_and_leaves_no_trace(story):
     assert len(mesh.aws.agentcore.events(mesh.memory_id)) == before
 
 
-def test_forget_me_erases_every_copy_including_the_supervisor_agents_own_memory(story):
+def test_forget_me_erases_every_copy_including_the_supervisor_agents_own_memory(story, state_table):
     from runtime.handlers import forget
 
     alice = claims_for("acme", "alice")
@@ -203,12 +203,14 @@ def test_forget_me_erases_every_copy_including_the_supervisor_agents_own_memory(
 
     forget.reset()
     status, body = answer_of(forget.handler(api_event("DELETE /memories", claims=alice), FakeLambdaContext()))
-    assert status == 200, body
-    assert body["deleted"]["bedrock_agent"] == 1
-    assert body["deleted"]["s3vectors"] >= 1 and body["deleted"]["agentcore"] >= 1
+    assert status == 202 and body["status"] == "succeeded", body
+    deleted = body["receipt"]["deleted"]
+    assert deleted["bedrock_agent"] == 1
+    assert deleted["s3vectors"] == 1 and deleted["agentcore_events"] >= 1 and deleted["agentcore_records"] >= 1
     assert not any(key == SUPERVISOR for key, _ in story.agents.agent_memories)
     assert memories_of(alice) == []
 
     status, again = answer_of(forget.handler(api_event("DELETE /memories", claims=alice), FakeLambdaContext()))
-    assert status == 200 and again["deleted"]["s3vectors"] == 0 and again["deleted"]["agentcore"] == 0
+    assert status == 202 and again["receipt"]["deleted"]["s3vectors"] == 0
+    assert again["receipt"]["deleted"]["agentcore_events"] == again["receipt"]["deleted"]["agentcore_records"] == 0
     forget.reset()

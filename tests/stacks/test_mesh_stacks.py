@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ def _variant(**changes):
     raw = copy.deepcopy(sample_config_dict())
     for path, value in changes.items():
         *parents, key = path.split("__")
-        node = raw
+        node: Any = raw
         for part in parents:
             node = node[int(part)] if part.isdigit() else node[part]
         if value is None:
@@ -236,6 +237,7 @@ def test_the_legacy_tvm_principal_arn_is_trusted_like_an_agent_role_name():
     raw = _variant(workers__0__agent_role_name=None,
                    workers__0__tvm_principal_arn="arn:aws:iam::222222222222:role/legacy-agent")
     mesh = build_mesh(App(context=app_context()), MeshConfig.from_dict(raw))
+    assert mesh.supervisor.worker_tvm is not None
     assert mesh.supervisor.worker_tvm.trusted_role_arns == ["arn:aws:iam::222222222222:role/legacy-agent"]
     assert mesh.workers["billing"].memory_access is not None
 
