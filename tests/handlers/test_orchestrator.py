@@ -1,4 +1,4 @@
-"""The orchestrator handler through its real code path: moto + the runtime's fakes + scripted agents, ABAC on."""
+"""The orchestrator handler through its real code path: moto + the runtime's fakes + scripted agents, IAM on."""
 
 from __future__ import annotations
 

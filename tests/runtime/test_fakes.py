@@ -1,5 +1,5 @@
 """The in-process AWS emulation is faithful: botocore validates requests, the fakes enforce the services'
-limits with their error codes, answers match the botocore output model, ABAC denies what the TVM policy
+limits with their error codes, answers match the botocore output model, IAM denies what the synthesized TVM policy
 denies, and nothing is served once the context exits."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""AgentCoreMemoryBackend against emulated AWS: the AgentCore Memory fake, moto STS and the ABAC simulator."""
+"""AgentCoreMemoryBackend against emulated AWS: the AgentCore Memory fake, moto STS and the synthesized TVM's policy."""
 
 from __future__ import annotations
 

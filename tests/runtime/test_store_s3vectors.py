@@ -1,7 +1,7 @@
-"""S3VectorsMemoryStore against emulated AWS: moto STS, the S3 Vectors fake and the ABAC simulator.
+"""S3VectorsMemoryStore against emulated AWS: moto STS, the S3 Vectors fake and IAM evaluating the synthesized TVM.
 
 Every store here gets its clients from a real TenantCredentialBroker, so each call carries TenantID/ActorID
-session tags and the ABAC simulator enforces the TVM policy exactly as IAM would.
+session tags and the emulation evaluates the TVM policy the constructs synthesize for that session.
 """
 
 from __future__ import annotations
