@@ -180,9 +180,8 @@ class S3VectorsMemoryStore(DraftWriter):
             )
         except _IndexMissing:
             return []  # no index yet: the user has no vector memories
-        except AccessDeniedError as denied:
-            self._create_if_missing(client, valid.tenant_id, valid.actor_id, denied)
-            return []
+        except AccessDeniedError:
+            return []  # IAM refuses a missing index too (no tags to match): nothing of this user to return
         metric = response.get("distanceMetric", "cosine")
         records = []
         now = self._clock()
@@ -233,11 +232,10 @@ class S3VectorsMemoryStore(DraftWriter):
                 if "nextToken" in request:
                     raise
                 return
-            except AccessDeniedError as denied:
+            except AccessDeniedError:
                 if "nextToken" in request or actor_id is None:
                     raise
-                self._create_if_missing(client, tenant_id, actor_id, denied)
-                return
+                return  # a missing index is refused like another user's: nothing to yield
             for item in page.get("vectors", []):
                 yield item, item.get("metadata") or {}
             token = page.get("nextToken")

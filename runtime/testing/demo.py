@@ -243,14 +243,8 @@ class Demo:
         ]
         (tmp / "workers.json").write_text(json.dumps(workers))
         layout = aws.setup_mesh(dimension=256, index_prefix="tenant-", workers=worker_roles(workers))
-        # The mesh state table: forget tombstones and jobs.
-        aws.client("dynamodb").create_table(
-            TableName="mesh-state", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}])
         os.environ.update({
-            "MESH_STATE_TABLE": "mesh-state",
+            "MESH_STATE_TABLE": str(layout.state_table),  # the deployed state table: tombstones and jobs
             "MESH_REGION": REGION, "MESH_VECTOR_BUCKET": layout.bucket_name, "MESH_INDEX_PREFIX": "tenant-",
             "MESH_EMBEDDING_DIMENSION": "256", "MESH_EMBEDDING_MODEL_ID": "amazon.titan-embed-text-v2:0",
             "MESH_MEMORY_ID": layout.memory_id or "", "MESH_TVM_ROLE_ARN": layout.tvm_role_arn,

@@ -139,9 +139,8 @@ def mesh(orchestrator_env: dict[str, str], agents: Any, tenants: tuple[str, ...]
 
 @pytest.fixture
 def state_table(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The mesh state table (moto DynamoDB, ``pk``/``sk``) named in ``MESH_STATE_TABLE``."""
-    from tests.handlers.lifecycle_helpers import create_state_table
-
-    name = create_state_table(aws)
+    """The mesh state table the constructs deployed (``pk``/``sk``; the TVM may read its own tombstone there),
+    named in ``MESH_STATE_TABLE``."""
+    name = str(aws.mesh.state_table)
     monkeypatch.setenv("MESH_STATE_TABLE", name)
     return name
