@@ -80,9 +80,10 @@ def synthesize(build: Callable[[Any], None], *, cache_key: str | None = None) ->
 
 
 def _digest(cache_key: str) -> str:
-    import aws_cdk
+    from importlib.metadata import version
 
-    digest = hashlib.sha256(f"{cache_key}|{aws_cdk.__version__ if hasattr(aws_cdk, '__version__') else ''}".encode())
+    # The library's version, not an import of it: importing aws_cdk starts jsii (seconds).
+    digest = hashlib.sha256(f"{cache_key}|{version('aws-cdk-lib')}".encode())
     root = Path(__file__).resolve().parents[2]
     for folder in ("constructs_lib", "runtime/contract"):
         for path in sorted((root / folder).rglob("*.py")):
