@@ -165,17 +165,21 @@ class PrecomputedEmbedder:
 
 
 def bench_sts_and_broker(aws: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """10,000 requests over 100 tenants through one broker per run; then the warm-cache client lookup."""
+    """10,000 requests of 2,000 users over 100 tenants, with the production cache key of each isolation level
+    (``tenant``: the tenant; ``user``: tenant and actor); one broker per run; then the warm-cache lookup."""
     from runtime.credentials import TenantCredentialBroker
 
     tenants = [f"tenant-{n:03d}" for n in range(100)]
+    users = [(tenants[n % len(tenants)], actor_hash(f"user-{n}")) for n in range(2_000)]
     rng = random.Random(20240601)
-    requests = [rng.choice(tenants) for _ in range(10_000)]
-    spread = Counter(requests)
+    requests = [rng.choice(users) for _ in range(10_000)]
+    spread = Counter(tenant for tenant, _ in requests)
     result: dict[str, Any] = {
         "requests": len(requests),
         "tenants": len(tenants),
-        "tenant_order": "seeded random (random.Random(20240601).choice), every tenant at least once",
+        "users": len(users),
+        "distinct_users_requesting": len(set(requests)),
+        "request_order": "seeded random (random.Random(20240601).choice over the users), every tenant at least once",
         "requests_per_tenant_min": min(spread.values()),
         "requests_per_tenant_max": max(spread.values()),
         "credential_duration_s": 3600,
@@ -183,38 +187,41 @@ def bench_sts_and_broker(aws: Any, args: argparse.Namespace) -> dict[str, Any]:
     assert len(spread) == len(tenants), "every tenant must be asked for at least once"
 
     brokers = {}
-    for mode, workers in (("sequential", 1), ("threads_8", 8)):
-        broker = TenantCredentialBroker(aws.mesh.tvm_role_arn, region=REGION, duration_seconds=3600)
-        hooked = Counter()
-        broker.sts_client.meta.events.register(
-            "before-call.sts.AssumeRole", lambda **_: hooked.update(["AssumeRole"])
-        )
-        emulated_before = aws.call_count("sts", "AssumeRole")
-        started = time.perf_counter()
-        if workers == 1:
-            for tenant in requests:
-                broker.client("s3vectors", tenant)
-        else:
-            chunks = [requests[i::workers] for i in range(workers)]
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(lambda chunk: [broker.client("s3vectors", t) for t in chunk], chunks))
-        elapsed = time.perf_counter() - started
-        stats = broker.stats
-        result[mode] = {
-            "assume_role_calls_botocore_hook": hooked["AssumeRole"],
-            "assume_role_calls_seen_by_emulation": aws.call_count("sts", "AssumeRole") - emulated_before,
-            "broker_stats": {k: getattr(stats, k) for k in stats.__dataclass_fields__},
-            "wall_s": round(elapsed, 3),
-        }
-        brokers[mode] = broker
-    result["sts_calls"] = result["threads_8"]["assume_role_calls_botocore_hook"]
-    result["sts_calls_sequential"] = result["sequential"]["assume_role_calls_botocore_hook"]
+    for isolation in ("tenant", "user"):
+        for mode, workers in (("sequential", 1), ("threads_8", 8)):
+            broker = TenantCredentialBroker(aws.mesh.tvm_role_arn, region=REGION, duration_seconds=3600,
+                                            isolation=isolation)
+            hooked = Counter()
+            broker.sts_client.meta.events.register(
+                "before-call.sts.AssumeRole", lambda **_: hooked.update(["AssumeRole"])
+            )
+            emulated_before = aws.call_count("sts", "AssumeRole")
+            started = time.perf_counter()
+            if workers == 1:
+                for tenant, actor in requests:
+                    broker.client("s3vectors", tenant, actor)
+            else:
+                chunks = [requests[i::workers] for i in range(workers)]
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    list(pool.map(lambda chunk: [broker.client("s3vectors", t, a) for t, a in chunk], chunks))
+            elapsed = time.perf_counter() - started
+            stats = broker.stats
+            result[f"{isolation}_isolation_{mode}"] = {
+                "assume_role_calls_botocore_hook": hooked["AssumeRole"],
+                "assume_role_calls_seen_by_emulation": aws.call_count("sts", "AssumeRole") - emulated_before,
+                "broker_stats": {k: getattr(stats, k) for k in stats.__dataclass_fields__},
+                "wall_s": round(elapsed, 3),
+            }
+            brokers[(isolation, mode)] = broker
+    result["sts_calls_tenant_isolation"] = result["tenant_isolation_threads_8"]["assume_role_calls_botocore_hook"]
+    result["sts_calls_user_isolation"] = result["user_isolation_threads_8"]["assume_role_calls_botocore_hook"]
 
-    # Warm-cache lookups on the sequential broker: all 100 tenants hold credentials and an s3vectors client.
-    broker = brokers["sequential"]
+    # Warm-cache lookups on the sequential user-isolation broker: every requesting user holds credentials and an
+    # s3vectors client.
+    broker = brokers[("user", "sequential")]
     order = requests * (args.broker_iterations // len(requests) + 1)
     lookup = broker.client
-    samples = time_calls(lambda i: lookup("s3vectors", order[i]), args.broker_iterations, warmup=10_000)
+    samples = time_calls(lambda i: lookup("s3vectors", *order[i]), args.broker_iterations, warmup=10_000)
     actor = actor_hash("alice")
     lookup("s3vectors", TENANT, actor)
     actor_samples = time_calls(lambda i: lookup("s3vectors", TENANT, actor), args.broker_iterations, warmup=10_000)
@@ -222,8 +229,8 @@ def bench_sts_and_broker(aws: Any, args: argparse.Namespace) -> dict[str, Any]:
     result["broker_warm"] = {
         "iterations": args.broker_iterations,
         "warmup": 10_000,
-        "tenant_key": summary_ms(samples),
-        "tenant_and_actor_key": summary_ms(actor_samples),
+        "user_isolation_mixed_users": summary_ms(samples),
+        "user_isolation_one_user": summary_ms(actor_samples),
         "sts_calls_during_timing": broker.stats.sts_calls - sts_before,
     }
     return result
@@ -721,7 +728,7 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
     local["one_blas_thread"] = bench_local_store_one_blas_thread(args)
     load_after = os.getloadavg()
 
-    warm = sts["broker_warm"]["tenant_key"]
+    warm = sts["broker_warm"]["user_isolation_mixed_users"]
     overhead = retrieve["overhead"]
     report: dict[str, Any] = {
         "benchmark": "runtime_hot_path",
@@ -733,8 +740,9 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
         },
         "timer_floor_ns": floor_ns,
         # -- required keys
-        "sts_calls_10k_requests_100_tenants": sts["sts_calls"],
-        "sts_calls_10k_requests_100_tenants_sequential": sts["sts_calls_sequential"],
+        "sts_calls_10k_requests_100_tenants_tenant_isolation": sts["sts_calls_tenant_isolation"],
+        "sts_calls_10k_requests_2000_users_user_isolation": sts["sts_calls_user_isolation"],
+        "distinct_users_in_the_10k_requests": sts["distinct_users_requesting"],
         "new_client_per_request_p50_ms": per_request["boto3_client_per_request"]["p50_ms"],
         "broker_p50_ms": warm["p50_ms"],
         "broker_p99_ms": warm["p99_ms"],
@@ -757,11 +765,13 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
         "lambda_imports": imports,
         "local_store": local,
         "scopes": {
-            "sts_calls_10k_requests_100_tenants": (
+            "sts_calls_10k_requests_100_tenants_tenant_isolation": (
                 "AssumeRole calls counted by a 'before-call.sts.AssumeRole' handler on the broker's STS client "
                 "(cross-checked with the emulation's call log and broker.stats) while one TenantCredentialBroker "
-                "(duration 3600 s) serves broker.client('s3vectors', tenant) for 10,000 requests over 100 tenants "
-                "from 8 threads; the sequential run is reported beside it. STS is moto."
+                "(duration 3600 s) serves broker.client('s3vectors', tenant, actor) for 10,000 requests of 2,000 "
+                "users over 100 tenants from 8 threads, with the production cache key of the isolation level "
+                "(tenant: the tenant; user: tenant and actor); sequential runs are in sts. STS is moto. One "
+                "container; the fleet's figure per turn is turn_latency's sts_per_turn_10k_users_*."
             ),
             "new_client_per_request_p50_ms": (
                 "boto3.client('s3vectors', region_name=..., aws_access_key_id=..., ...) from already-vended "
@@ -769,8 +779,9 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
                 "boto3.Session per request costs more: see client_per_request.boto3_session_and_client_per_request."
             ),
             "broker_p50_ms": (
-                "broker.client('s3vectors', tenant) on a warm cache (100 tenants, credentials fresh, client "
-                "cached), one perf_counter_ns pair per call, after 10,000 warm-up calls; includes the timer floor."
+                "broker.client('s3vectors', tenant, actor) on a warm user-isolation cache (the requesting users, "
+                "credentials fresh, client cached), one perf_counter_ns pair per call, after 10,000 warm-up calls; "
+                "includes the timer floor."
             ),
             "retrieve_emulated_p50_ms": (
                 "MemoryRetriever([S3VectorsMemoryStore, AgentCoreMemoryBackend]).retrieve(top_k=5) + "
@@ -808,10 +819,17 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
         },
     }
     report["targets"] = {
-        "sts_calls_10k_requests_100_tenants": _target(
-            sts["sts_calls"],
+        "sts_calls_10k_requests_100_tenants_tenant_isolation": _target(
+            sts["sts_calls_tenant_isolation"],
             "== 100 (8 threads and sequential)",
-            sts["sts_calls"] == 100 and sts["sts_calls_sequential"] == 100,
+            sts["sts_calls_tenant_isolation"] == 100
+            and sts["tenant_isolation_sequential"]["assume_role_calls_botocore_hook"] == 100,
+        ),
+        "sts_calls_10k_requests_2000_users_user_isolation": _target(
+            sts["sts_calls_user_isolation"],
+            "== distinct users requesting (8 threads and sequential)",
+            sts["sts_calls_user_isolation"] == sts["distinct_users_requesting"]
+            and sts["user_isolation_sequential"]["assume_role_calls_botocore_hook"] == sts["distinct_users_requesting"],
         ),
         "broker_p50_ms": _target(warm["p50_ms"], "<= 0.2", warm["p50_ms"] <= 0.2),
         "retrieve_overhead_p50_ms": _target(overhead["p50_ms"], "<= 2.0", overhead["p50_ms"] <= 2.0),
@@ -830,9 +848,11 @@ def print_summary(report: dict[str, Any]) -> None:
     """One line per headline number, with its target and verdict."""
     imports, machine = report["lambda_imports"], report["machine"]
     rows = [
-        ("sts_calls_10k_requests_100_tenants", "sts_calls_10k_requests_100_tenants",
-         f"{report['sts_calls_10k_requests_100_tenants']} "
-         f"(sequential {report['sts_calls_10k_requests_100_tenants_sequential']})"),
+        ("sts_calls (tenant isolation, 100 tenants)", "sts_calls_10k_requests_100_tenants_tenant_isolation",
+         f"{report['sts_calls_10k_requests_100_tenants_tenant_isolation']}"),
+        ("sts_calls (user isolation, 2,000 users)", "sts_calls_10k_requests_2000_users_user_isolation",
+         f"{report['sts_calls_10k_requests_2000_users_user_isolation']} "
+         f"(distinct users {report['distinct_users_in_the_10k_requests']})"),
         ("new_client_per_request_p50_ms", None, f"{report['new_client_per_request_p50_ms']:.3f}"),
         ("broker_p50_ms / p99", "broker_p50_ms", f"{report['broker_p50_ms']:.4f} / {report['broker_p99_ms']:.4f}"),
         ("retrieve_emulated_p50_ms / p99", None,

@@ -188,10 +188,11 @@ def sample_config() -> dict[str, Any]:
     return json.loads(json.dumps(project_context()[SAMPLE_CONTEXT_KEY]))
 
 
-def _agent(i: int, account: str, region: str) -> dict[str, str]:
-    """Even workers get a Bedrock Agent, odd ones an AgentCore Runtime (same account and region)."""
+def _agent(i: int, account: str, region: str) -> dict[str, Any]:
+    """Even workers get a Bedrock Agent (30 days of session summaries, as in the sample), odd ones an AgentCore
+    Runtime (same account and region)."""
     if i % 2 == 0:
-        return {"type": "bedrock-agent", "agent_id": f"W{i:04d}AGENT", "alias_id": "LIVEALIAS1"}
+        return {"type": "bedrock-agent", "agent_id": f"W{i:04d}AGENT", "alias_id": "LIVEALIAS1", "memory_days": 30}
     return {"type": "agentcore-runtime",
             "runtime_arn": f"arn:aws:bedrock-agentcore:{region}:{account}:runtime/worker_{i:04d}_agent-Rt{i:08d}"}
 

@@ -18,6 +18,9 @@ Keys:
   by the same recorded answers at botocore's ``before-call`` seam; pairs interleaved, median of the pair ratios.
 - ``recall_budget_held``: with RetrieveMemoryRecords slowed by 4 s, the turn's memory time grows by at most the
   recall budget.
+- ``sts_per_turn_10k_users_tenant``, ``sts_per_turn_10k_users_user``, ``client_create_ms_p50``,
+  ``broker_mib_1024_slots``: credentials at scale, from ``benchmarks/credentials_scale.py`` run in a child
+  process (its own emulation, none of this benchmark's latency handlers); see that module for what each means.
 """
 
 from __future__ import annotations
@@ -442,6 +445,26 @@ def bench_cold(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> 
     }
 
 
+CREDENTIAL_KEYS = ("sts_per_turn_10k_users_tenant", "sts_per_turn_10k_users_user",
+                   "sts_calls_equal_active_credentials_user", "client_create_ms_p50", "client_create_kib_p50",
+                   "broker_mib_1024_slots")
+
+
+def _credentials_scale(args: argparse.Namespace) -> dict[str, Any]:
+    """benchmarks/credentials_scale.py in a child process: its report (one JSON line)."""
+    import subprocess
+
+    child = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "credentials_scale.py"), "--json",
+         "--seeds", str(args.credential_seeds)],
+        capture_output=True, text=True, check=False, cwd=REPO,
+    )
+    if child.returncode != 0:
+        raise SystemExit(f"credentials_scale failed:\n{child.stderr[-3000:]}")
+    report: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    return report
+
+
 def _plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -475,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-turns", type=int, default=3, help="turns with a backend slowed by 4 s (default 3)")
     parser.add_argument("--pairs", type=int, default=7, help="cold pairs, after one warm-up pair (default 7)")
     parser.add_argument("--skip-cold", action="store_true", help="skip the bundle and the cold pairs")
+    parser.add_argument("--skip-credentials", action="store_true", help="skip the credentials-at-scale child")
+    parser.add_argument("--credential-seeds", type=int, default=3,
+                        help="fleet simulations per isolation level (default 3)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="turn-latency-") as tmp:
@@ -483,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         coldpart = None if args.skip_cold else bench_cold(args, workdir, warm.pop("env"))
     warm.pop("env", None)
     warm.pop("expected_body", None)
+    credentials = None if args.skip_credentials else _credentials_scale(args)
     floor = _floor_ms()
     memory = warm["memory_ms"]
     report: dict[str, Any] = {
@@ -497,18 +524,21 @@ def main(argv: list[str] | None = None) -> int:
         "create_event_calls_per_turn": warm["create_event_calls_per_turn"],
         "cold_first_turn_ratio_vs_boto3": coldpart["ratio"]["median"] if coldpart else None,
         "recall_budget_held": warm["recall_budget_held"],
+        **{key: (credentials or {}).get(key) for key in CREDENTIAL_KEYS},
         "targets": {"ratio_to_floor": "<= 1.2", "create_event_calls_per_turn": "== 1",
-                    "cold_first_turn_ratio_vs_boto3": "<= 1.1", "recall_budget_held": "true"},
+                    "cold_first_turn_ratio_vs_boto3": "<= 1.1", "recall_budget_held": "true",
+                    **(credentials or {}).get("targets_credentials", {})},
         "latency_table": {f"{s}.{o}": {"ms": v.ms, "source": v.source} for (s, o), v in LATENCY_MS.items()},
         "floor": floor,
-        "detail": {"warm": warm, "cold": coldpart},
+        "detail": {"warm": warm, "cold": coldpart,
+                   "credentials": (credentials or {}).get("credentials_detail")},
         "run_id": uuid.uuid4().hex[:8],
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     _plot(report, args.output.with_suffix(".png"))
     for key in ("warm_handoff_memory_ms", "floor_ms", "ratio_to_floor", "create_event_calls_per_turn",
-                "cold_first_turn_ratio_vs_boto3", "recall_budget_held"):
+                "cold_first_turn_ratio_vs_boto3", "recall_budget_held", *CREDENTIAL_KEYS):
         print(f"{key:34} {report[key]}")
     return 0
 

@@ -1,8 +1,7 @@
 """One time budget for a piece of work: what is left, and per-call timeouts and attempts derived from it.
 
-A thin seam until ``runtime.aws_clients.Budget`` lands: the same idea (a deadline on the monotonic clock; each
-AWS call gets connect/read timeouts and a retry count that fit what is left), without client construction.
-Callers that need the budget enforced on calls made with fixed-config clients run them on a pool and wait at
+A deadline on the monotonic clock; each AWS call gets connect/read timeouts and a retry count that fit what is
+left. Callers that need the budget enforced on calls made with fixed-config clients run them on a pool and wait at
 most :meth:`Budget.remaining` (see :func:`run_in_context`).
 """
 

@@ -20,6 +20,7 @@ class MemoryMeshError(Exception):
         self.message = message
 
     def to_dict(self) -> dict[str, str]:
+        """``{"code", "message"}`` of the error."""
         return {"code": self.code, "message": self.message}
 
 
@@ -82,3 +83,20 @@ class CredentialError(UpstreamError):
     """The token vending machine could not vend tenant-scoped credentials."""
 
     code = "CredentialError"
+
+
+class ServiceUnavailableError(UpstreamError):
+    """A dependency is shedding load (a circuit breaker is open): retry after ``retry_after_s`` seconds."""
+
+    status = 503
+    code = "ServiceUnavailable"
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class CredentialsUnavailableError(ServiceUnavailableError, CredentialError):
+    """STS is throttling: the credential broker's circuit breaker refuses to call it for a while."""
+
+    code = "ServiceUnavailable"

@@ -24,6 +24,7 @@ from runtime.errors import (
     AccessDeniedError,
     InvalidInputError,
     MemoryMeshError,
+    ServiceUnavailableError,
     UpstreamError,
     UpstreamTimeoutError,
 )
@@ -53,6 +54,7 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _PUBLIC_5XX = {
     500: ("InternalError", "the request failed because of an internal error"),
     502: ("UpstreamError", "an upstream service failed; the request can be retried"),
+    503: ("ServiceUnavailable", "an upstream service is throttling; retry after the time Retry-After gives"),
     504: ("UpstreamTimeout", "an upstream service did not answer within the request's time budget"),
 }
 _PUBLIC_FLAG = "public"
@@ -213,6 +215,8 @@ def as_upstream(error: MemoryMeshError, what: str) -> MemoryMeshError:
     """Turn an error raised by an upstream step into a public 502 / 504 that names only ``what`` failed."""
     if isinstance(error, UpstreamTimeoutError):
         return public(UpstreamTimeoutError(f"{what} did not answer in time"))
+    if isinstance(error, ServiceUnavailableError):
+        return error
     return public(UpstreamError(f"{what} failed; the request can be retried"))
 
 
@@ -236,8 +240,15 @@ def error_status(error: BaseException) -> int:
 
 
 def error_response(error: BaseException, *, api: bool) -> dict[str, Any]:
-    """The response for ``error``: its status and ``{"error": {"code", "message"}}``."""
-    return respond(error_status(error), {"error": error_body(error)}, api=api)
+    """The response for ``error``: its status and ``{"error": {"code", "message"}}`` (and Retry-After for 503)."""
+    response = respond(error_status(error), {"error": error_body(error)}, api=api)
+    if isinstance(error, ServiceUnavailableError):
+        seconds = str(max(1, int(error.retry_after_s + 0.999)))
+        if api:
+            response["headers"]["retry-after"] = seconds
+        else:
+            response["retryAfterSeconds"] = int(seconds)
+    return response
 
 
 def handle_errors(handler: Callable[[Any, Any], dict[str, Any]]) -> Callable[[Any, Any], dict[str, Any]]:

@@ -589,7 +589,7 @@ def _build() -> _Mesh:
         client_config = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2})
         session = _shared_session()
         broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region, client_config=client_config,
-                                        session=session)
+                                        session=session, isolation=settings.isolation)
         embedder = BedrockEmbedder(
             settings.embedding_model_id, settings.embedding_dimension,
             client=session.client("bedrock-runtime", region_name=settings.region, config=client_config),
@@ -619,16 +619,9 @@ def _build() -> _Mesh:
 
 
 def _shared_session() -> Any:
-    """One botocore session per container: service models and endpoint rules are loaded once, not per client.
+    """One botocore session per container: service models and endpoint rules are loaded once, not per client."""
+    from runtime.aws_clients import shared_session
 
-    A seam until ``runtime.aws_clients.shared_session()`` is on main; then this returns it.
-    """
-    try:
-        from runtime.aws_clients import shared_session  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        import boto3
-
-        return boto3.session.Session()
     return shared_session()
 
 

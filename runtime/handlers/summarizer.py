@@ -215,7 +215,7 @@ def _services(settings: MemorySettings) -> _Services:
     from runtime.stores.agentcore import AgentCoreMemoryBackend
     from runtime.stores.s3vectors import S3VectorsMemoryStore
 
-    broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region)
+    broker = TenantCredentialBroker(settings.tvm_role_arn, region=settings.region, isolation=settings.isolation)
     # The function's own role invokes the models (the TVM role reaches only memory): Converse and
     # InvokeModel for the embeddings share one client. Three 30 s attempts stay inside a 2-minute function
     # timeout; a record that still outlives it is redelivered with its batch and overwrites (same key).

@@ -33,6 +33,7 @@ from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
 from runtime.contract.memory import user_index_name
+from runtime.testing import faults as _faults
 from runtime.testing._model import (
     ServiceError,
     build_response,
@@ -103,6 +104,8 @@ class EmulatedAws:
         self.iam = IamAuthorizer(account_id=account_id, region=region)
         self.iam.stored_facts = self._stored_facts
         self.mesh: MeshLayout | None = None
+        #: A :class:`runtime.testing.faults.Faults`: answers this emulation's calls per HTTP attempt.
+        self.faults: _faults.Faults | None = None
         self._counts: Counter[tuple[str, str]] = Counter()
         self._counts_lock = threading.Lock()
 
@@ -380,6 +383,8 @@ class _Dispatcher:
         emulation = self.active
         if emulation is None:
             return None
+        if _faults.defer(emulation, model, params, request_signer, context):
+            return None  # answered per attempt at 'before-send', through botocore's retries
         return emulation._serve(model, params, request_signer, context)
 
     def after_assume_role(self, http_response: Any, parsed: Any, context: Any, **_: Any) -> None:

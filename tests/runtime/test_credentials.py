@@ -7,7 +7,7 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -107,8 +107,33 @@ def make_broker(aws, clock, sleeps):
     return make
 
 
+class _Captured(Exception):
+    pass
+
+
+_PROBES = {
+    "s3vectors": lambda c: c.list_vector_buckets(),
+    "sts": lambda c: c.get_caller_identity(),
+    "bedrock-agentcore": lambda c: c.list_sessions(memoryId="mesh_memory-0123456789", actorId="acme:a"),
+}
+
+
 def access_key(client) -> str:
-    return client._request_signer._credentials.access_key
+    """The access key a scoped client's calls sign with, read at botocore's 'before-sign' seam (call aborted)."""
+    seen: list[str] = []
+
+    def capture(request_signer, **_):
+        seen.append(request_signer._credentials.get_frozen_credentials().access_key)
+        raise _Captured
+
+    events = client.meta.events
+    events.register_first("before-sign", capture, unique_id="test-capture-access-key")
+    try:
+        with pytest.raises(_Captured):
+            _PROBES[client.meta.service_model.service_name](client)
+    finally:
+        events.unregister("before-sign", unique_id="test-capture-access-key")
+    return seen[0]
 
 
 # -- what is sent to STS -----------------------------------------------------------------------------
@@ -195,7 +220,7 @@ def test_injected_sts_client_is_used_with_exact_parameters(clock):
     sts = boto3.client(
         "sts", region_name=REGION, aws_access_key_id="a", aws_secret_access_key="b", aws_session_token="c"
     )
-    expiration = datetime.fromtimestamp(clock.now, tz=timezone.utc) + timedelta(hours=1)
+    expiration = datetime.fromtimestamp(clock.now, tz=UTC) + timedelta(hours=1)
     with Stubber(sts) as stub:
         stub.add_response(
             "assume_role",
@@ -289,9 +314,9 @@ def test_no_credential_crosses_tenants(make_broker):
 
 def test_actors_of_one_tenant_get_separate_credentials(make_broker):
     broker, sts = make_broker()
-    a = broker.client("bedrock-agentcore", "acme", "actor-a")
-    b = broker.client("bedrock-agentcore", "acme", "actor-b")
-    t = broker.client("bedrock-agentcore", "acme")
+    a = broker.client("s3vectors", "acme", "actor-a")
+    b = broker.client("s3vectors", "acme", "actor-b")
+    t = broker.client("s3vectors", "acme")
     assert len({access_key(a), access_key(b), access_key(t)}) == 3
     assert sts.count == 3
 
@@ -345,9 +370,9 @@ def test_refresh_happens_ahead_of_the_credentials_own_expiration(make_broker, cl
     second = broker.credentials("acme")
     assert sts.count == 2
     assert second.access_key_id != first.access_key_id
-    new_client = broker.client("s3vectors", "acme")
-    assert new_client is not old_client
-    assert access_key(new_client) == second.access_key_id
+    # The client object stays: it reads the slot's credentials at each call, so it now signs with the new ones.
+    assert broker.client("s3vectors", "acme") is old_client
+    assert access_key(old_client) == second.access_key_id
     assert broker.stats.refreshes == 1
 
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from runtime.testing.demo import Demo
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_transcript() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("```text\n", text.index("## See it work")) + len("```text\n")
+    return text[start:text.index("\n```", start)]
 
 
 def test_the_demo_story_holds(aws_credentials):
@@ -16,3 +26,4 @@ def test_the_demo_story_holds(aws_credentials):
     assert seen["memories_after_forget"] == 0
     transcript = "\n".join(lines)
     assert "1. Alice" in transcript and "4. Alice asks to be forgotten." in transcript
+    assert transcript == _readme_transcript()  # the README shows exactly what `make demo` prints
