@@ -38,7 +38,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws(aws_credentials: None) -> Iterator[Any]:
+def aws(aws_credentials: None, request: pytest.FixtureRequest) -> Iterator[Any]:
     """An active ``EmulatedAws`` with the mesh laid out: vector bucket ``mesh-test-bucket`` (index prefix
     ``tenant-``, dimension 256, cosine, ``content`` non-filterable), an AgentCore memory with summary / fact /
     preference strategies (``aws.mesh.memory_id``), the state table, and the token vending machine the constructs
@@ -47,7 +47,9 @@ def aws(aws_credentials: None) -> Iterator[Any]:
     from runtime.testing import emulated_aws
 
     with emulated_aws(REGION, ACCOUNT_ID) as emulation:
-        emulation.setup_mesh(bucket_name=BUCKET, index_prefix=INDEX_PREFIX, dimension=DIMENSION)
+        marker = request.node.get_closest_marker("isolation")
+        emulation.setup_mesh(bucket_name=BUCKET, index_prefix=INDEX_PREFIX, dimension=DIMENSION,
+                             isolation=marker.args[0] if marker else "user")
         yield emulation
 
 
