@@ -156,6 +156,9 @@ class S3VectorsMemoryStore(DraftWriter):
                 # The user's first memory: create their index (tagged as theirs), then write again.
                 self.create_user_index(tenant_id, actor_id, client=client)
                 self._call(client.put_vectors, "PutVectors", tenant_id, actor_id, **request)
+            except AccessDeniedError as denied:
+                self._create_if_missing(client, tenant_id, actor_id, denied)
+                self._call(client.put_vectors, "PutVectors", tenant_id, actor_id, **request)
         return [vector.key for vector in prepared]
 
     # -- one memory: consolidation and edits (all within the user's own index) -----------------------
@@ -246,6 +249,8 @@ class S3VectorsMemoryStore(DraftWriter):
             )
         except _IndexMissing:
             return []  # no index yet: the user has no vector memories
+        except AccessDeniedError:
+            return []  # IAM refuses a missing index too (no tags to match): nothing of this user to return
         metric = response.get("distanceMetric", "cosine")
         records = []
         now = self._clock()
@@ -325,6 +330,10 @@ class S3VectorsMemoryStore(DraftWriter):
                 if "nextToken" in request:
                     raise
                 return
+            except AccessDeniedError:
+                if "nextToken" in request or actor_id is None:
+                    raise
+                return  # a missing index is refused like another user's: nothing to yield
             for item in page.get("vectors", []):
                 yield item, item.get("metadata") or {}
             token = page.get("nextToken")
@@ -407,6 +416,12 @@ class S3VectorsMemoryStore(DraftWriter):
         except _IndexExists:
             return False
         return True
+
+    def _create_if_missing(self, client: Any, tenant_id: str, actor_id: str, denied: AccessDeniedError) -> None:
+        """IAM refuses a call on an index that does not exist yet (its tag conditions have no tags to match), so a
+        denial on the user's own index may mean "no index yet": create it; if it already exists, the denial holds."""
+        if not self.create_user_index(tenant_id, actor_id, client=client):
+            raise denied
 
     # -- error mapping -----------------------------------------------------------------------------
 

@@ -332,6 +332,8 @@ def _error_payload(protocol: str, error: ServiceError, request_id: str) -> tuple
         )
         return xml.encode(), {"content-type": "text/xml", "x-amzn-requestid": request_id}
     payload = {"message": error.message, **error.fields}
+    if protocol == "json":  # awsJson 1.0/1.1 name the error in the body
+        payload["__type"] = error.code
     headers = {
         "content-type": "application/json",
         "x-amzn-errortype": error.code,

@@ -203,14 +203,16 @@ class ScriptedAgents:
             problems = validate_request(model.input_shape, params, path_style=".")
             if problems:
                 raise ServiceError("ValidationException", validation_message(problems, separator=": "))
-            return serve(model, params, self._caller(signer, region), region)
+            caller = self._caller(signer, region)
+            self.aws.iam.authorize(service, operation, params, caller.access_key_id, region)
+            return serve(model, params, caller, region)
         except ServiceError as error:
             return build_response(model, error)
 
     def _caller(self, signer: Any, region: str) -> Caller:
         credentials = getattr(signer, "_credentials", None)
         key = credentials.get_frozen_credentials().access_key if credentials is not None else None
-        session = self.aws.abac.session_for(key) if key else None
+        session = self.aws.iam.session_for(key) if key else None
         if session is None:
             return Caller(account_id=self.aws.account_id, region=region, access_key_id=key)
         found = _ROLE_ACCOUNT_RE.match(session.role_arn)

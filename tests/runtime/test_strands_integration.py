@@ -407,7 +407,7 @@ def test_end_session_without_an_agent_call(store, sqs):
 
 @pytest.fixture
 def mesh(aws, tenant_index):
-    """The emulated memory home (conftest ``aws``: ABAC on) with two tenant indexes, and a TVM broker."""
+    """The emulated memory home (conftest ``aws``: IAM on the synthesized TVM) with two tenant indexes, and a TVM broker."""
     from runtime.credentials import TenantCredentialBroker
 
     for tenant in ("acme", "globex"):
