@@ -24,6 +24,10 @@ class MemoryRecord:
     agent: str | None = None
     session_id: str | None = None
     stored_at: int | None = None
+    #: History: "superseded" once a newer memory replaced this one (then ``superseded_by`` names it).
+    state: str | None = None
+    supersedes: tuple[str, ...] = ()
+    superseded_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,15 @@
 Ranking rule: every backend reports ``score`` as "higher is more relevant" — S3 Vectors and the local store
 as 1 - cosine distance (cosine similarity; 1 / (1 + distance) on a euclidean index), AgentCore as its own
 relevance score (itself derived from cosine similarity). The retriever clamps each score to [0, 1] (a missing
-score counts as 0), multiplies it by the backend's weight (default 1.0), and sorts by that, then newest first.
-Records whose content is the same after Unicode normalization, case folding and whitespace collapsing are one
-memory: the best-scored copy is kept.
+score counts as 0) and multiplies it by the backend's weight (default 1.0): that is the record's relevance ``r``.
+Records with ``r < min_score`` are dropped. With a recency half-life ``h`` and weight ``w`` the ranking score is
+
+    r * (1 - w + w * 0.5 ** (age / h))
+
+so among close scores the newer memory wins, while an old memory never loses more than the share ``w``
+(a record without a time counts as infinitely old). Ties go to the newest. Records whose content is the same
+after Unicode normalization, case folding and whitespace collapsing are one memory: the best-ranked copy is kept.
+``per_kind`` caps how many records of one kind the answer holds.
 """
 
 from __future__ import annotations
@@ -13,8 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
@@ -22,8 +27,9 @@ from runtime.budget import run_in_context
 from runtime.errors import InvalidInputError, MemoryMeshError, UpstreamError, UpstreamTimeoutError
 from runtime.records import MemoryBackend, MemoryQuery, MemoryRecord
 from runtime.rendering import render_memory_block
+from runtime.stores.consolidation import normalized
 
-__all__ = ["BackendFailure", "MemoryRetriever", "RetrievalResult", "render_memory_block"]
+__all__ = ["BackendFailure", "MemoryRetriever", "Relevance", "RetrievalResult", "render_memory_block"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,7 @@ class MemoryRetriever:
         *,
         timeout_s: float = 2.0,
         weights: Mapping[str, float] | None = None,
+        relevance: Relevance | None = None,
     ) -> None:
         backends = tuple(backends)
         if not backends:
@@ -77,6 +84,7 @@ class MemoryRetriever:
         self.backends = backends
         self.timeout_s = float(timeout_s)
         self._weights = {str(name): float(weights.get(str(name), 1.0)) for name in names}
+        self.relevance = relevance or Relevance()
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -87,11 +95,14 @@ class MemoryRetriever:
         result = self.retrieve_result(query)
         return list(result.records)
 
-    def retrieve_result(self, query: MemoryQuery, *, timeout_s: float | None = None) -> RetrievalResult:
+    def retrieve_result(
+        self, query: MemoryQuery, *, timeout_s: float | None = None, min_score: float | None = None
+    ) -> RetrievalResult:
         """Like :meth:`retrieve`, but also reports the backends that failed.
 
         ``timeout_s`` (default: the retriever's) bounds this call: every backend then runs on the pool and the
-        caller waits at most that long, so one slow backend costs the budget, never more.
+        caller waits at most that long, so one slow backend costs the budget, never more. ``min_score`` replaces
+        the relevance's minimum for this call.
         """
         if not isinstance(query, MemoryQuery):
             raise InvalidInputError("query", f"<{type(query).__name__}>", "must be a runtime.records.MemoryQuery")
@@ -116,7 +127,8 @@ class MemoryRetriever:
             if not isinstance(answer, BackendFailure)
             for record in answer
         ]
-        return RetrievalResult(records=tuple(self._merge(found, query.top_k)), errors=failures)
+        relevance = self.relevance if min_score is None else replace(self.relevance, min_score=min_score)
+        return RetrievalResult(records=tuple(self._merge(found, query.top_k, relevance)), errors=failures)
 
     def render_memory_block(self, records: Sequence[MemoryRecord], *, budget_bytes: int = 4000) -> str:
         """See :func:`runtime.rendering.render_memory_block`."""
@@ -194,22 +206,70 @@ class MemoryRetriever:
 
     # -- merging --------------------------------------------------------------------------------------
 
-    def _merge(self, found: list[tuple[MemoryRecord, int]], top_k: int) -> list[MemoryRecord]:
+    def _merge(self, found: list[tuple[MemoryRecord, int]], top_k: int, relevance: Relevance) -> list[MemoryRecord]:
+        now = relevance.clock()
         best: dict[str, tuple[float, int, int, MemoryRecord]] = {}
         for record, position in found:
             score = self._ranked_score(record, self.backends[position].name)
-            identity = _normalized(record.content)
+            if score < relevance.min_score:
+                continue
+            score = relevance.rank(score, record.stored_at, now)
+            identity = normalized(record.content)
             candidate = (score, record.stored_at or 0, -position, record)
             current = best.get(identity)
             if current is None or candidate[:3] > current[:3]:
                 best[identity] = candidate
         ranked = sorted(best.values(), key=lambda item: item[:3], reverse=True)
-        return [replace(record, score=score) for score, _, _, record in ranked[:top_k]]
+        kept: list[MemoryRecord] = []
+        per_kind: dict[str, int] = {}
+        for score, _, _, record in ranked:
+            if len(kept) == top_k:
+                break
+            cap = relevance.cap(record.kind)
+            if cap is not None and per_kind.get(record.kind, 0) >= cap:
+                continue
+            per_kind[record.kind] = per_kind.get(record.kind, 0) + 1
+            kept.append(replace(record, score=score))
+        return kept
 
     def _ranked_score(self, record: MemoryRecord, backend: str) -> float:
         score = record.score if isinstance(record.score, (int, float)) else 0.0
         return min(1.0, max(0.0, float(score))) * self._weights[backend]
 
 
-def _normalized(content: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", content).casefold().split())
+@dataclass(frozen=True)
+class Relevance:
+    """What recall keeps and how it ranks (the module docstring's formula); the defaults change nothing."""
+
+    min_score: float = 0.0
+    half_life_s: float | None = None
+    recency_weight: float = 0.0
+    per_kind: Mapping[str, int] | int | None = None
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        for name in ("min_score", "recency_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise InvalidInputError(f"relevance.{name}", value, "must be a number from 0 to 1")
+        half_life = self.half_life_s
+        if half_life is not None and (isinstance(half_life, bool) or not isinstance(half_life, (int, float))
+                                      or half_life <= 0):
+            raise InvalidInputError("relevance.half_life_s", half_life, "must be a positive number of seconds or None")
+        caps = self.per_kind
+        values = caps.values() if isinstance(caps, Mapping) else [] if caps is None else [caps]
+        if any(isinstance(cap, bool) or not isinstance(cap, int) or cap < 1 for cap in values):
+            raise InvalidInputError("relevance.per_kind", caps, "must be a positive integer, a map of them, or None")
+
+    def rank(self, score: float, stored_at: int | None, now: float) -> float:
+        """``score`` weighted by recency: ``score * (1 - w + w * 0.5 ** (age / half_life))``."""
+        if self.half_life_s is None or self.recency_weight == 0.0:
+            return score
+        freshness = 0.0 if stored_at is None else 0.5 ** (max(0.0, now - stored_at) / self.half_life_s)
+        return score * (1.0 - self.recency_weight + self.recency_weight * freshness)
+
+    def cap(self, kind: str) -> int | None:
+        """How many records of ``kind`` an answer may hold (None: no cap)."""
+        if isinstance(self.per_kind, Mapping):
+            return self.per_kind.get(kind)
+        return self.per_kind

@@ -95,6 +95,13 @@ S3VECTORS: dict[str, Any] = {
         # UntagResource's aws:TagKeys are the keys being removed.
         "UntagResource": {"resources": [TAGGED], "context": {**S3V_TAGS, "aws:TagKeys": {"param": "tagKeys"}}},
         "ListTagsForResource": {"resources": [TAGGED], "context": S3V_TAGS},
+        "DeleteVectorBucket": {"resources": [BUCKET], "context": S3V_TAGS},
+        "GetVectorBucketPolicy": {"resources": [BUCKET], "context": S3V_TAGS},
+        "PutVectorBucketPolicy": {"resources": [BUCKET], "context": S3V_TAGS},
+        "DeleteVectorBucketPolicy": {"resources": [BUCKET], "context": S3V_TAGS},
+        "ListVectorBuckets": {"resources": []},
+        "UpdateIndexMode": {"resources": [INDEX], "context": S3V_TAGS},
+        "PutVectorBucketDefaultIndexMode": {"resources": [BUCKET], "context": S3V_TAGS},
     },
 }
 
@@ -204,10 +211,23 @@ STS: dict[str, Any] = {
 }
 
 QUEUE = {"type": "queue", "queue_url_param": "QueueUrl"}
+QUEUE_BY_NAME = {"type": "queue", "placeholders": {"QueueName": {"param": "QueueName"}}}
 SQS: dict[str, Any] = {
     "prefix": "sqs",
-    "operations": {name: {"resources": [QUEUE], "context": RESOURCE_TAGS} for name in (
-        "SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility", "GetQueueAttributes")},
+    "operations": {
+        **{name: {"resources": [QUEUE], "context": RESOURCE_TAGS} for name in (
+            "SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility", "GetQueueAttributes",
+            "SetQueueAttributes", "PurgeQueue", "DeleteQueue", "ListQueueTags")},
+        # The batch APIs are authorized as their single-message actions (SQS API reference, "batch actions").
+        "SendMessageBatch": {"actions": ["sqs:SendMessage"], "resources": [QUEUE], "context": RESOURCE_TAGS},
+        "DeleteMessageBatch": {"actions": ["sqs:DeleteMessage"], "resources": [QUEUE], "context": RESOURCE_TAGS},
+        "ChangeMessageVisibilityBatch": {"actions": ["sqs:ChangeMessageVisibility"], "resources": [QUEUE],
+                                         "context": RESOURCE_TAGS},
+        "CreateQueue": {"resources": [QUEUE_BY_NAME], "context": {
+            "aws:RequestTag/${TagKey}": {"param_map": "tags"}, "aws:TagKeys": {"param_keys": "tags"}}},
+        "GetQueueUrl": {"resources": [QUEUE_BY_NAME], "context": RESOURCE_TAGS},
+        "ListQueues": {"resources": []},
+    },
 }
 
 TABLE = {"type": "table", "placeholders": {"TableName": {"param": "TableName"}}}
@@ -281,6 +301,9 @@ KMS: dict[str, Any] = {
     "prefix": "kms",
     "operations": {
         "Decrypt": {"resources": [KEY], "context": KMS_CONTEXT},
+        "DescribeKey": {"resources": [KEY], "context": {**RESOURCE_TAGS, "kms:RequestAlias": KMS_CONTEXT[
+            "kms:RequestAlias"]}},
+        "CreateKey": {"resources": []},
         "Encrypt": {"resources": [KEY], "context": KMS_CONTEXT},
         "GenerateDataKey": {"resources": [KEY], "context": {
             key: value for key, value in KMS_CONTEXT.items() if key != "kms:EncryptionAlgorithm"}},

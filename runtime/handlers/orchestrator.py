@@ -6,10 +6,13 @@ Routes (API Gateway HTTP API, payload format 2.0, JWT authorizer):
 - ``POST /sessions/{session_id}/messages`` body ``{"message", "worker"?, "end_session"?}`` -> the handoff;
 - ``POST /sessions/{session_id}/end`` -> queue the session's summary and end it in the Bedrock Agents (202);
 - ``GET /sessions``, ``GET /sessions/{session_id}``, ``DELETE /sessions/{session_id}`` -> :mod:`._sessions`;
-- ``GET /memories`` -> what the stores (and the supervisor's Bedrock Agents memory) remember about the caller.
+- ``GET /memories`` -> what the stores (and the supervisor's Bedrock Agents memory) remember about the caller, a
+  page at a time; ``PATCH /memories/{key}`` / ``DELETE /memories/{key}`` -> correct or delete one (:mod:`._memories`).
 
 Direct invoke (IAM, service to service): ``{"message", "session_id"?, "tenant_id", "actor_id", "worker"?,
-"end_session"?}``; without ``session_id`` the call is stateless: it reads long-term memory but writes nothing.
+"end_session"?, "recall"?}``; without ``session_id`` the call is stateless: it reads long-term memory but writes
+nothing. ``recall`` (``{"kinds"?, "agent"?, "after"?, "before"?, "min_score"?}``) narrows the memories the turn
+recalls.
 
 One turn: ONE recall round (vector query, AgentCore retrieval of every kind and the session's recent turns, all
 at once under one budget; a failing or slow backend only degrades it), the supervisor, maybe a worker, and ONE
@@ -33,12 +36,10 @@ from runtime.budget import Budget, run_in_context
 from runtime.errors import InvalidInputError, MemoryMeshError, NotFoundError, UpstreamTimeoutError
 from runtime.handlers import _observability as obs
 from runtime.handlers._agents import (
-    BEDROCK_AGENT,
     AgentClients,
     AgentRef,
     Deadline,
     MemoryContext,
-    agent_session_summaries,
     invoke_agent,
     split_handoff,
 )
@@ -66,8 +67,12 @@ ROUTE_SESSIONS = "GET /sessions"
 ROUTE_SESSION = "GET /sessions/{session_id}"
 ROUTE_DELETE_SESSION = "DELETE /sessions/{session_id}"
 ROUTE_MEMORIES = "GET /memories"
-ROUTES = (ROUTE_MESSAGE, ROUTE_END, ROUTE_SESSIONS, ROUTE_SESSION, ROUTE_DELETE_SESSION, ROUTE_MEMORIES)
-DIRECT_FIELDS = ("message", "session_id", "tenant_id", "actor_id", "worker", "end_session")
+ROUTE_UPDATE_MEMORY = "PATCH /memories/{key}"
+ROUTE_DELETE_MEMORY = "DELETE /memories/{key}"
+ROUTES = (ROUTE_MESSAGE, ROUTE_END, ROUTE_SESSIONS, ROUTE_SESSION, ROUTE_DELETE_SESSION, ROUTE_MEMORIES,
+          ROUTE_UPDATE_MEMORY, ROUTE_DELETE_MEMORY)
+DIRECT_FIELDS = ("message", "session_id", "tenant_id", "actor_id", "worker", "end_session", "recall")
+RECALL_FIELDS = ("kinds", "agent", "after", "before", "min_score")
 MESSAGE_FIELDS = ("message", "worker", "end_session", "tenant_id", "actor_id")
 IDENTITY_FIELDS = ("tenant_id", "actor_id")
 
@@ -77,6 +82,13 @@ DEFAULT_TENANT_CLAIM = "custom:tenant_id"
 MAX_MESSAGE_BYTES = 16 * 1024
 #: Memories retrieved per message (before the memory block's byte budget).
 RECALL_TOP_K = 8
+#: Recall relevance (runtime.retriever.Relevance): memories below the score are dropped (none by default; a
+#: direct invoke may set ``recall.min_score``), a memory's score loses at most RECALL_RECENCY_WEIGHT of itself
+#: with age (half of that per RECALL_HALF_LIFE_S), and at most RECALL_PER_KIND memories of one kind are recalled.
+RECALL_MIN_SCORE = 0.0
+RECALL_RECENCY_WEIGHT = 0.2
+RECALL_HALF_LIFE_S = 30 * 24 * 3600
+RECALL_PER_KIND = {"summary": 3, "turn": 3}
 #: The recall round's budget: every read of the turn shares it, and a slow backend costs at most this.
 RECALL_BUDGET_S = 2.0
 #: Recent turns handed to the agents: at most this many turns, their texts at most this many bytes.
@@ -106,6 +118,7 @@ class _Turn:
     session_id: str | None
     worker: str | None
     end_session: bool
+    recall: Any = None
 
 
 @dataclass
@@ -152,7 +165,7 @@ _state: tuple[tuple[tuple[str, str], ...], _Mesh] | None = None
 @handle_errors
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point (HTTP API v2 event or direct-invoke payload)."""
-    from runtime.handlers import _sessions
+    from runtime.handlers import _memories, _sessions
 
     request = parse_request(event)
     if not request.api:
@@ -167,8 +180,15 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     deadline = Deadline.from_context(context, margin_s=SAFETY_MARGIN_S, cap_s=API_BUDGET_S)
     if route == ROUTE_MEMORIES:
         check_fields(request.body, IDENTITY_FIELDS)
+        return respond(200, _memories.list_memories(mesh, identity, request.query, deadline, SUPERVISOR_AGENT_NAME),
+                       api=True)
+    if route in (ROUTE_UPDATE_MEMORY, ROUTE_DELETE_MEMORY):
         check_query(request.query, ())
-        return respond(200, _list_memories(mesh, identity, deadline), api=True)
+        key = params.get("key")
+        if route == ROUTE_UPDATE_MEMORY:
+            return respond(200, _memories.update_memory(mesh, identity, key, request.body, deadline), api=True)
+        check_fields(request.body, IDENTITY_FIELDS)
+        return respond(200, _memories.delete_memory(mesh, identity, key, deadline), api=True)
     if route == ROUTE_SESSIONS:
         check_fields(request.body, IDENTITY_FIELDS)
         return respond(200, _sessions.list_sessions(mesh, identity, request.query), api=True)
@@ -213,9 +233,27 @@ def _direct(request: Request, context: Any) -> dict[str, Any]:
     session_id = request.body.get("session_id")
     if session_id is not None:
         session_id = validate_session_id(session_id)
-    turn = _turn(request.body, session_id)
+    turn = replace(_turn(request.body, session_id), recall=_recall_filter(request.body.get("recall")))
     deadline = Deadline.from_context(context, margin_s=SAFETY_MARGIN_S)
     return respond(200, _handoff(mesh, identity, turn, deadline, context), api=False)
+
+
+def _recall_filter(value: Any) -> Any:
+    """The direct payload's ``recall`` object as a validated filter (None when absent)."""
+    from runtime.handlers._memories import MemoryFilter
+
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInputError("recall", f"<{type(value).__name__}>", "must be an object: kinds, agent, after, before")
+    check_fields(value, RECALL_FIELDS, where="recall")
+    min_score = value.get("min_score")
+    if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
+                                  or not 0.0 <= min_score <= 1.0):
+        raise InvalidInputError("recall.min_score", min_score, "must be a number from 0 to 1")
+    wanted = MemoryFilter.build(kinds=value.get("kinds"), agent=value.get("agent"), after=value.get("after"),
+                                before=value.get("before"), where="recall.")
+    return wanted, min_score
 
 
 def _turn(body: Mapping[str, Any], session_id: str | None) -> _Turn:
@@ -256,7 +294,8 @@ def _handoff(mesh: _Mesh, identity: Identity, turn: _Turn, deadline: Deadline, c
     origin_ms = int(time.time() * 1000)
 
     deadline.require(MIN_RECALL_S + MIN_AGENT_S, "retrieve memories")
-    records, recent = _recall_round(mesh, identity, turn.message, session_id, deadline, log_fields)
+    records, recent = _recall_round(mesh, identity, turn.message, session_id, deadline, log_fields,
+                                    recall=turn.recall)
     memory = MemoryContext.build(identity, session_id, records, recent=recent.to_json())
     obs.count("MemoriesUsed", memory.count)
 
@@ -362,6 +401,10 @@ class _KindSearch:
         self.name = f"agentcore-{kind}"
 
     def search(self, query: Any) -> list[Any]:
+        if query.kinds is not None and self._kind not in query.kinds:
+            return []
+        if query.agent is not None:
+            return []  # AgentCore's long-term records are the user's, written by no agent
         return list(self._backend.search(replace(query, kinds=(self._kind,))))
 
     def delete_actor(self, tenant_id: str, actor_id: str) -> Any:  # the MemoryBackend protocol; never used here
@@ -370,7 +413,7 @@ class _KindSearch:
 
 def _recall_round(
     mesh: _Mesh, identity: Identity, message: str, session_id: str | None, deadline: Deadline,
-    log_fields: Mapping[str, Any],
+    log_fields: Mapping[str, Any], *, recall: Any = None,
 ) -> tuple[list[Any], Any]:
     """Every read of the turn at once, under one budget: memories from both stores and the recent turns.
 
@@ -388,10 +431,16 @@ def _recall_round(
             max_bytes=RECENT_TURN_BYTES,
         )
     query = MemoryQuery(tenant_id=identity.tenant_id, actor_id=identity.actor_id, text=message, top_k=RECALL_TOP_K)
+    min_score = None
+    if recall is not None:
+        wanted, min_score = recall
+        query = replace(query, kinds=wanted.kinds, agent=wanted.agent, stored_after=wanted.after,
+                        stored_before=wanted.before)
     records: list[Any] = []
     failed: list[str] = []
     try:
-        result = mesh.retriever.retrieve_result(query, timeout_s=budget.remaining())
+        options = {} if min_score is None else {"min_score": min_score}
+        result = mesh.retriever.retrieve_result(query, timeout_s=budget.remaining(), **options)
         records = list(result.records)
         failed = [f"{failure.backend}:{failure.error.code}" for failure in result.errors]
     except MemoryMeshError as error:
@@ -452,60 +501,6 @@ def _write_turn(
     obs.count("TurnEventsLost")
     obs.log("error", "turn event lost", step="record", code=failure.code, **log_fields)
     return "lost"
-
-
-# -- memories ------------------------------------------------------------------------------------------------
-
-
-def _list_memories(mesh: _Mesh, identity: Identity, deadline: Deadline) -> dict[str, Any]:
-    """Everything the stores hold about the caller (their actor only), newest first, with the supervisor's
-    Bedrock Agents session summaries (labelled ``source: bedrock-agent``)."""
-    records = []
-    for backend in (mesh.vectors, mesh.memory):
-        deadline.require(MIN_AGENT_S, "list the memories")
-        try:
-            records.extend(backend.list_actor(identity.tenant_id, identity.actor_id))
-        except MemoryMeshError as error:
-            if isinstance(error, NotFoundError) and backend is mesh.vectors:
-                continue  # a user without an index yet simply has no vector memories
-            obs.log("warning", "listing memories failed", backend=backend.name, code=error.code,
-                    tenant_id=identity.tenant_id, actor=identity.actor_id)
-            raise as_upstream(error, "the memory service") from None
-    memories = [
-        {
-            "content": record.content,
-            "kind": record.kind,
-            "source": record.source,
-            "agent": record.agent,
-            "session_id": record.session_id,
-            "stored_at": record.stored_at,
-            "key": record.key,
-        }
-        for record in records
-    ]
-    if mesh.supervisor.kind == BEDROCK_AGENT:
-        deadline.require(MIN_AGENT_S, "read the supervisor agent's memory")
-        try:
-            summaries = agent_session_summaries(mesh.agents.own(mesh.supervisor), mesh.supervisor, identity)
-        except MemoryMeshError as error:
-            obs.log("warning", "reading the agent's memory failed", backend="bedrock-agent", code=error.code,
-                    tenant_id=identity.tenant_id, actor=identity.actor_id)
-            raise as_upstream(error, "the supervisor agent's memory") from None
-        for summary in summaries:
-            start = summary.get("sessionStartTime")
-            memories.append({
-                "content": summary["summaryText"],
-                "kind": "summary",
-                "source": "bedrock-agent",
-                "agent": SUPERVISOR_AGENT_NAME,
-                "session_id": None,  # Bedrock Agents knows the derived agent session id only
-                "stored_at": int(start.timestamp()) if start is not None else None,
-                "key": summary.get("sessionId"),
-            })
-    memories.sort(key=lambda memory: -(memory["stored_at"] or 0))
-    obs.log("info", "memories listed", route="memories", records=len(memories), tenant_id=identity.tenant_id,
-            actor=identity.actor_id)
-    return {"memories": memories, "count": len(memories)}
 
 
 # -- ending sessions ---------------------------------------------------------------------------------------------
@@ -575,7 +570,7 @@ def _build() -> _Mesh:
     from runtime.credentials import TenantCredentialBroker
     from runtime.embeddings import BedrockEmbedder
     from runtime.lifecycle.tombstones import guard_from_settings
-    from runtime.retriever import MemoryRetriever
+    from runtime.retriever import MemoryRetriever, Relevance
     from runtime.settings import FunctionSettings, MemorySettings
     from runtime.stores import AgentCoreMemoryBackend, S3VectorsMemoryStore
     from runtime.stores.agentcore_events import AgentCoreEvents
@@ -612,7 +607,9 @@ def _build() -> _Mesh:
         memory=memory,
         events=events,
         vectors=vectors,
-        retriever=MemoryRetriever([vectors, *kinds], timeout_s=RECALL_BUDGET_S),
+        retriever=MemoryRetriever([vectors, *kinds], timeout_s=RECALL_BUDGET_S, relevance=Relevance(
+            min_score=RECALL_MIN_SCORE, recency_weight=RECALL_RECENCY_WEIGHT, half_life_s=RECALL_HALF_LIFE_S,
+            per_kind=RECALL_PER_KIND)),
         agents=AgentClients(region=settings.region, session=session),
         broker=broker,
     )

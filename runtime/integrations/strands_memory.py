@@ -36,7 +36,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from strands import tool
@@ -160,7 +160,10 @@ class S3VectorsStrandsStore(_RequestScopedStore):
         writable: bool = True,
         default_kind: str = "fact",
         agent_only: bool = False,
+        min_score: float | None = None,
     ) -> None:
+        if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))):
+            raise InvalidInputError("min_score", min_score, "must be a number or None")
         for method in ("search", "put_memory"):
             if not callable(getattr(backend, method, None)):
                 raise InvalidInputError("backend", f"<{type(backend).__name__}>", f"must have a {method}() method")
@@ -170,9 +173,10 @@ class S3VectorsStrandsStore(_RequestScopedStore):
         self._backend = backend
         self._default_kind = default_kind
         self._agent_only = agent_only
+        self._min_score = min_score
 
     async def search(self, query: str, options: SearchOptions | None = None) -> list[MemoryEntry]:
-        """Nearest memories of the request's actor, best first."""
+        """Nearest current memories of the request's actor, best first (none below ``min_score``)."""
         scope = self._current_scope()
         records = await asyncio.to_thread(self.search_scoped, scope, query, self._want(options))
         return [_entry(record) for record in records]
@@ -183,17 +187,25 @@ class S3VectorsStrandsStore(_RequestScopedStore):
         kind = (metadata or {}).get("kind", self._default_kind)
         return await asyncio.to_thread(self.add_scoped, scope, content, kind=kind)
 
-    def search_scoped(self, scope: MemoryScope, query: str, top_k: int = DEFAULT_MAX_RESULTS) -> list[MemoryRecord]:
-        """Search with an explicit scope (service code outside an agent invocation)."""
-        return self._backend.search(
+    def search_scoped(
+        self, scope: MemoryScope, query: str, top_k: int = DEFAULT_MAX_RESULTS, *, kinds: Sequence[str] | None = None,
+        agent: str | None = None, stored_after: int | None = None, stored_before: int | None = None,
+    ) -> list[MemoryRecord]:
+        """Search with an explicit scope (service code outside an agent invocation), optionally filtered by
+        kinds, the writing agent and a time range (epoch seconds)."""
+        records = self._backend.search(
             MemoryQuery(
                 tenant_id=scope.tenant_id,
                 actor_id=scope.actor_id,
                 text=query,
                 top_k=top_k,
-                agent=scope.agent if self._agent_only else None,
+                agent=scope.agent if self._agent_only else agent,
+                kinds=tuple(kinds) if kinds is not None else None,
+                stored_after=stored_after,
+                stored_before=stored_before,
             )
         )
+        return [r for r in records if self._min_score is None or (r.score or 0.0) >= self._min_score]
 
     def add_scoped(self, scope: MemoryScope, content: str, *, kind: str | None = None) -> str:
         """Store with an explicit scope, labelled with the scope's agent (provenance); returns the memory's key.
@@ -452,7 +464,8 @@ class MeshMemoryPlugin(Plugin):
 
 
 class MeshMemoryEditTools(Plugin):
-    """``update_memory`` and ``delete_memory`` tools over the agent's writable stores.
+    """``find_memories`` (filtered search), ``update_memory`` and ``delete_memory`` tools over the agent's
+    writable stores.
 
     Identity comes from the call's ``invocation_state`` (through the memory plugin), never from the model: the
     model names only the memory (its key, as ``search_memory`` returns it) and the new text.
@@ -482,6 +495,32 @@ class MeshMemoryEditTools(Plugin):
         scope = self._memory.current_scope(tool_context.invocation_state)
         self._store().update_scoped(scope, key, content)
         return {"updated": key}
+
+    @tool(context=True)
+    def find_memories(
+        self, query: str, tool_context: ToolContext, kinds: list[str] | None = None, by_agent: str | None = None,
+        after: int | None = None, before: int | None = None, max_results: int = DEFAULT_MAX_RESULTS,
+    ) -> dict[str, Any]:
+        """Search this user's current memories, narrowed by kind, the agent that wrote them or when they were
+        stored. Returns each memory's key (for update_memory and delete_memory), text, kind, agent and time.
+
+        Args:
+            query: What to look for.
+            tool_context: Supplied by Strands (the request's invocation_state holds the identity).
+            kinds: Only these kinds (fact, preference, summary, turn, note).
+            by_agent: Only memories this agent wrote.
+            after: Only memories stored at or after this time (epoch seconds).
+            before: Only memories stored before this time (epoch seconds).
+            max_results: At most this many memories (1-100).
+        """
+        scope = self._memory.current_scope(tool_context.invocation_state)
+        _check_results("max_results", max_results)
+        records = self._store().search_scoped(scope, query, max_results, kinds=kinds, agent=by_agent,
+                                              stored_after=after, stored_before=before)
+        return {"memories": [
+            {"key": r.key, "content": r.content, "kind": r.kind, "agent": r.agent, "stored_at": r.stored_at}
+            for r in records
+        ]}
 
     @tool(context=True)
     def delete_memory(self, key: str, tool_context: ToolContext) -> dict[str, Any]:
@@ -583,6 +622,7 @@ class MeshMemory:
         sqs_client: Any = None,
         converse_client: Any = None,
         include_agentcore: bool = True,
+        judge_model_id: str | None = None,
         **options: Any,
     ) -> MeshMemory:
         """Wire S3 Vectors, AgentCore Memory, the session's turns and the summary handoff from
@@ -590,7 +630,8 @@ class MeshMemory:
 
         Turns are recorded as one AgentCore event per invocation and read back as the session block. The
         session goes to the summary queue when ``settings.summary_queue_url`` is set, else it is summarized
-        in-process with ``settings.summary_model_id``.
+        in-process with ``settings.summary_model_id``. Writes consolidate (runtime.stores.consolidation); with
+        ``judge_model_id`` a Converse model decides which earlier memories a new one supersedes.
         """
         import boto3
 
@@ -599,13 +640,17 @@ class MeshMemory:
         from runtime.lifecycle.tombstones import guard_from_settings
         from runtime.stores.agentcore import AgentCoreMemoryBackend
         from runtime.stores.agentcore_events import AgentCoreEvents
+        from runtime.stores.consolidation import DEFAULT_POLICY, ConverseJudge
         from runtime.stores.s3vectors import S3VectorsMemoryStore
 
         if embedder is None:
             embedder = BedrockEmbedder(
                 settings.embedding_model_id, settings.embedding_dimension, region=settings.region
             )
-        vectors = S3VectorsMemoryStore.from_settings(broker, settings, embedder)
+        converse = converse_client or boto3.client("bedrock-runtime", region_name=settings.region)
+        policy = DEFAULT_POLICY if judge_model_id is None else replace(
+            DEFAULT_POLICY, judge=ConverseJudge(converse, judge_model_id))
+        vectors = S3VectorsMemoryStore.from_settings(broker, settings, embedder, consolidation=policy)
 
         def agentcore_client(tenant_id: str, actor_id: str) -> Any:
             return broker.client("bedrock-agentcore", tenant_id, actor_id)
@@ -625,7 +670,7 @@ class MeshMemory:
             handoff = DirectSummaryHandoff(
                 turns_source=turns,
                 vector_store=vectors,
-                converse_client=converse_client or boto3.client("bedrock-runtime", region_name=settings.region),
+                converse_client=converse,
                 model_id=settings.summary_model_id,
             )
         options.setdefault("recent_turns_source", events)
@@ -673,6 +718,7 @@ def render_memory_entries(entries: Sequence[MemoryEntry], *, budget_bytes: int =
 
 def _entry(record: MemoryRecord) -> MemoryEntry:
     metadata = {
+        "key": record.key,
         "kind": record.kind,
         "score": record.score,
         "agent": record.agent,

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.errors import InvalidInputError
+from runtime.contract import memory
+from runtime.errors import InvalidInputError, NotFoundError
 from runtime.identity import (
     Identity,
     validate_actor_id,
@@ -22,12 +25,26 @@ from runtime.identity import (
     validate_session_id,
     validate_tenant_id,
 )
-from runtime.contract import memory
 from runtime.records import MEMORY_KINDS, MemoryQuery, MemoryRecord
+from runtime.stores.consolidation import (
+    CREATED,
+    DUPLICATE,
+    STATE_CURRENT,
+    STATE_SUPERSEDED,
+    SUPERSEDED,
+    UPDATED,
+    ConsolidationPolicy,
+    Neighbour,
+    WriteResult,
+    normalized_digest,
+)
+
+logger = logging.getLogger(__name__)
 
 # Amazon S3 Vectors limits (the shared contract).
 MAX_VECTORS_PER_PUT = memory.S3VECTORS.MAX_VECTORS_PER_PUT
 MAX_KEYS_PER_DELETE = memory.S3VECTORS.MAX_KEYS_PER_DELETE
+MAX_KEYS_PER_GET = memory.S3VECTORS.MAX_KEYS_PER_GET
 MAX_TOP_K = memory.S3VECTORS.MAX_TOP_K
 MAX_LIST_PAGE = memory.S3VECTORS.MAX_LIST_PAGE
 MAX_DIMENSION = memory.S3VECTORS.MAX_DIMENSION
@@ -231,13 +248,15 @@ def check_metadata(metadata: Mapping[str, Any], *, key: str) -> None:
 def build_metadata(
     *, actor_id: str, kind: str, stored_at: int, content: str, agent: str | None, session_id: str | None
 ) -> dict[str, Any]:
-    """Metadata of one vector (DESIGN.md): filterable actor/agent/session/type/stored_at, plus content."""
-    metadata: dict[str, Any] = {"actor": actor_id, "type": kind, "stored_at": stored_at}
+    """Metadata of one vector: filterable actor/agent/session/type/stored_at/state, plus the content and the
+    digest of its normalized text (non-filterable)."""
+    metadata: dict[str, Any] = {"actor": actor_id, "type": kind, "stored_at": stored_at, "state": STATE_CURRENT}
     if agent is not None:
         metadata["agent"] = agent
     if session_id is not None:
         metadata["session"] = session_id
     metadata[CONTENT_KEY] = content
+    metadata["normalized"] = normalized_digest(content)
     return metadata
 
 
@@ -311,9 +330,13 @@ def last_per_key(prepared: Sequence[PreparedVector]) -> list[PreparedVector]:
     return list({vector.key: vector for vector in prepared}.values())
 
 
+#: Current memories: ``state`` is "current", or absent on vectors written before memories had a state.
+CURRENT_FILTER: dict[str, Any] = {"$or": [{"state": {"$eq": STATE_CURRENT}}, {"state": {"$exists": False}}]}
+
+
 def vector_filter(query: ValidQuery) -> dict[str, Any]:
-    """S3 Vectors metadata filter of a query: always the actor, plus agent, kinds and time range."""
-    clauses: list[dict[str, Any]] = [{"actor": {"$eq": query.actor_id}}]
+    """S3 Vectors metadata filter of a query: the actor and current memories, plus agent, kinds and time range."""
+    clauses: list[dict[str, Any]] = [{"actor": {"$eq": query.actor_id}}, CURRENT_FILTER]
     if query.agent is not None:
         clauses.append({"agent": {"$eq": query.agent}})
     if query.kinds is not None:
@@ -322,12 +345,12 @@ def vector_filter(query: ValidQuery) -> dict[str, Any]:
         clauses.append({"stored_at": {"$gte": query.stored_after}})
     if query.stored_before is not None:
         clauses.append({"stored_at": {"$lt": query.stored_before}})
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    return {"$and": clauses}
 
 
 def metadata_matches(metadata: Mapping[str, Any], query: ValidQuery) -> bool:
     """True when ``metadata`` satisfies :func:`vector_filter` of ``query`` (re-checked on every result)."""
-    if metadata.get("actor") != query.actor_id:
+    if metadata.get("actor") != query.actor_id or metadata.get("state", STATE_CURRENT) != STATE_CURRENT:
         return False
     if query.agent is not None and metadata.get("agent") != query.agent:
         return False
@@ -349,6 +372,7 @@ def record_from_metadata(
 ) -> MemoryRecord:
     """Build a :class:`MemoryRecord` from a vector's key and metadata."""
     stored_at = metadata.get("stored_at")
+    supersedes = metadata.get("supersedes")
     return MemoryRecord(
         content=str(metadata.get(CONTENT_KEY, "")),
         tenant_id=tenant_id,
@@ -360,6 +384,9 @@ def record_from_metadata(
         agent=metadata.get("agent"),
         session_id=metadata.get("session"),
         stored_at=int(stored_at) if isinstance(stored_at, (int, float)) else None,
+        state=metadata.get("state") if isinstance(metadata.get("state"), str) else None,
+        supersedes=tuple(supersedes.split(",")) if isinstance(supersedes, str) and supersedes else (),
+        superseded_by=metadata.get("superseded_by") if isinstance(metadata.get("superseded_by"), str) else None,
     )
 
 
@@ -373,33 +400,115 @@ def similarity_from_distance(distance: float | None, metric: str) -> float | Non
 
 
 class DraftWriter:
-    """The write API both vector stores share; a store implements ``_write(identity, prepared)``.
+    """The write API both vector stores share. A store implements ``_write(identity, prepared)``,
+    ``_neighbours(identity, vector, count)``, ``_fetch(identity, keys)`` and ``_remove(identity, keys)``.
 
-    Expects ``_embedder``, ``dimension``, ``content_max_bytes``, ``_clock`` and ``index_prefix`` on the store.
+    Expects ``_embedder``, ``dimension``, ``content_max_bytes``, ``_clock``, ``index_prefix`` and
+    ``consolidation`` (a :class:`ConsolidationPolicy`, or None to write blind) on the store.
     """
 
+    consolidation: ConsolidationPolicy | None = None
     #: A ``runtime.lifecycle.tombstones.TombstoneGuard``: when set, every write checks the user's forget
     #: tombstone before and after, and removes what it wrote if forget started after the write's origin.
     tombstones: Any = None
 
     def put_memory(self, identity: Identity, content: str, *, kind: str, agent: str | None = None,
                    session_id: str | None = None, key: str | None = None) -> str:
-        """Store one memory for the identity's actor and return its key."""
+        """Store one memory for the identity's actor and return its key (an existing one when consolidated)."""
+        return self.write_memory(identity, content, kind=kind, agent=agent, session_id=session_id, key=key).key
+
+    def write_memory(self, identity: Identity, content: str, *, kind: str, agent: str | None = None,
+                     session_id: str | None = None, key: str | None = None) -> WriteResult:
+        """Store one memory and say how it landed: created, duplicate, updated or superseded."""
         draft = MemoryDraft(content=content, kind=kind, agent=agent, session_id=session_id, key=key)
-        return self.put_memories(identity, [draft])[0]
+        return self.write_memories(identity, [draft])[0]
 
     def put_summary(self, identity: Identity, *, agent: str, session_id: str, content: str) -> str:
         """Store a session summary under its deterministic key, so a retry overwrites it."""
         key = summary_key(identity.tenant_id, identity.actor_id, agent, session_id)
         draft = MemoryDraft(content=content, kind="summary", agent=agent, session_id=session_id)
-        return self._put(identity, [draft], keys=[key])[0]
+        prepared = self._prepare(identity, [draft], keys=[key])
+        return self._guarded_write(identity, prepared)[0]
 
     def put_memories(self, identity: Identity, memories: Sequence[MemoryDraft]) -> list[str]:
         """Store many memories; the whole batch is validated (and embedded) before anything is written."""
-        return self._put(identity, memories, keys=None)
+        return [result.key for result in self.write_memories(identity, memories)]
 
-    def _put(self, identity: Identity, drafts: Sequence[MemoryDraft], *, keys: Sequence[str] | None) -> list[str]:
-        prepared = prepare_vectors(
+    def write_memories(self, identity: Identity, memories: Sequence[MemoryDraft]) -> list[WriteResult]:
+        """Like :meth:`put_memories`, with each memory's :class:`WriteResult`.
+
+        Memories of a consolidated kind without a caller key are consolidated one by one (each sees the ones
+        before it); the others are written together.
+        """
+        prepared = self._prepare(identity, memories, keys=None)
+        policy = self.consolidation
+        results: list[WriteResult] = []
+        plain: list[PreparedVector] = []
+        for draft, vector in zip(memories, prepared, strict=True):
+            if policy is None or draft.key is not None or not policy.applies_to(vector.metadata["type"]):
+                plain.append(vector)
+                results.append(WriteResult(vector.key, CREATED))
+            else:
+                results.append(self._consolidate(identity, vector, policy))
+        if plain:
+            self._guarded_write(identity, plain)
+        return results
+
+    def update_memory(self, identity: Identity, key: str, content: str) -> WriteResult:
+        """Replace the text of one memory of the identity's actor (re-embedded, same key, kind and labels).
+
+        Raises :class:`NotFoundError` when the actor has no memory under ``key``.
+        """
+        key = validate_vector_key(key)
+        (old,) = self._fetch_own(identity, key)
+        draft = MemoryDraft(content=content, kind=str(old.metadata.get("type", "note")),
+                            agent=old.metadata.get("agent"), session_id=old.metadata.get("session"))
+        (vector,) = self._prepare(identity, [draft], keys=[key])
+        history = ("state", "supersedes", "superseded_by")
+        kept: dict[str, Any] = {name: old.metadata[name] for name in history if name in old.metadata}
+        self._guarded_write(identity, [PreparedVector(key, vector.data, {**vector.metadata, **kept})])
+        return WriteResult(key, UPDATED)
+
+    def delete_memory(self, identity: Identity, key: str) -> bool:
+        """Delete one memory of the identity's actor; False when there is none under ``key``."""
+        key = validate_vector_key(key)
+        if not self._fetch(identity, [key]):
+            return False
+        self._remove(identity, [key])
+        return True
+
+    def _fetch_own(self, identity: Identity, key: str) -> list[PreparedVector]:
+        found = self._fetch(identity, [key])
+        if not found:
+            raise NotFoundError(f"memory {key[:80]!r} was not found among this user's memories")
+        return found
+
+    def _consolidate(self, identity: Identity, vector: PreparedVector, policy: ConsolidationPolicy) -> WriteResult:
+        decision = policy.decide(vector.metadata[CONTENT_KEY], self._neighbours(identity, vector, policy.candidates))
+        if decision.outcome == DUPLICATE and decision.target is not None:
+            return WriteResult(decision.target, DUPLICATE)
+        if decision.outcome == UPDATED and decision.target is not None:
+            self._guarded_write(identity, [PreparedVector(decision.target, vector.data, vector.metadata)])
+            return WriteResult(decision.target, UPDATED)
+        if decision.outcome == SUPERSEDED:
+            olds = self._fetch(identity, list(decision.superseded))
+            keys = tuple(old.key for old in olds)
+            new = PreparedVector(vector.key, vector.data, {**vector.metadata, "supersedes": ",".join(keys)})
+            marked = [
+                PreparedVector(old.key, old.data,
+                               {**old.metadata, "state": STATE_SUPERSEDED, "superseded_by": vector.key})
+                for old in olds
+            ]
+            # One write: the new memory and its predecessors' marks land together.
+            self._guarded_write(identity, [new, *marked])
+            logger.info("memory superseded", extra={"superseded": len(keys)})
+            return WriteResult(vector.key, SUPERSEDED, keys)
+        self._guarded_write(identity, [vector])
+        return WriteResult(vector.key, CREATED)
+
+    def _prepare(self, identity: Identity, drafts: Sequence[MemoryDraft], *,
+                 keys: Sequence[str | None] | None) -> list[PreparedVector]:
+        return prepare_vectors(
             identity,
             drafts,
             embedder=self._embedder,  # type: ignore[attr-defined]
@@ -409,6 +518,9 @@ class DraftWriter:
             index_prefix=self.index_prefix,  # type: ignore[attr-defined]
             keys=keys,
         )
+
+    def _guarded_write(self, identity: Identity, prepared: list[PreparedVector]) -> list[str]:
+        """Write, under the forget tombstone's guard when one is set."""
         if self.tombstones is None:
             return self._write(identity, prepared)
         return self.tombstones.write(identity, lambda: self._write(identity, prepared),
@@ -420,3 +532,31 @@ class DraftWriter:
     def _delete_written(self, identity: Identity, keys: list[str]) -> None:  # pragma: no cover - abstract
         """Remove vectors this writer just wrote (the tombstone's second check found forget racing it)."""
         raise NotImplementedError
+
+    def _neighbours(self, identity: Identity, vector: PreparedVector,
+                    count: int) -> list[Neighbour]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fetch(self, identity: Identity, keys: Sequence[str]) -> list[PreparedVector]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _remove(self, identity: Identity, keys: Sequence[str]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+_VECTOR_KEY_RE = re.compile(r"(mem|summary)-[0-9a-f]{32,64}")
+
+
+def validate_vector_key(value: Any, *, field: str = "key") -> str:
+    """A key this store writes (``mem-<hex>`` or ``summary-<hex>``); anything else is refused before any call."""
+    if not isinstance(value, str) or not _VECTOR_KEY_RE.fullmatch(value):
+        shown = value[:80] if isinstance(value, str) else f"<{type(value).__name__}>"
+        raise InvalidInputError(field, shown, "must be a memory key this store returned (mem-<hex> or summary-<hex>)")
+    return value
+
+
+def neighbour_of(key: str, similarity: float | None, metadata: Mapping[str, Any]) -> Neighbour:
+    """A :class:`Neighbour` from a vector's key, similarity and metadata."""
+    digest = metadata.get("normalized")
+    return Neighbour(key=key, similarity=max(0.0, min(1.0, similarity or 0.0)),
+                     content=str(metadata.get(CONTENT_KEY, "")), digest=digest if isinstance(digest, str) else None)

@@ -9,9 +9,10 @@ DESIGN.md: ``/summaries/{actorId}/{sessionId}/``, ``/facts/{actorId}/`` and ``/p
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import (
@@ -32,8 +33,8 @@ from runtime.errors import (
     UpstreamTimeoutError,
 )
 from runtime.identity import (
-    log_ref,
     Identity,
+    log_ref,
     validate_actor_id,
     validate_agent_name,
     validate_session_id,
@@ -56,6 +57,8 @@ MAX_TURN_CHARS = memory.AGENTCORE.MAX_TURN_CHARS
 MAX_SEARCH_QUERY_CHARS = memory.AGENTCORE.MAX_SEARCH_QUERY_CHARS
 MAX_PAGE = memory.AGENTCORE.MAX_PAGE
 MAX_BATCH_DELETE = memory.AGENTCORE.MAX_BATCH_RECORDS
+MAX_RECORD_TEXT = memory.AGENTCORE.MAX_RECORD_TEXT
+_RECORD_ID_RE = re.compile(r"mem-[a-zA-Z0-9_-]{36,46}")
 _THROTTLED = {"ThrottledException", "ThrottlingException", "ServiceQuotaExceededException"}
 _INVALID = {"ValidationException", "InvalidInputException"}
 
@@ -121,7 +124,7 @@ class AgentCoreMemoryBackend:
             "memoryId": self.memory_id,
             "actorId": identity.agentcore_actor_id,
             "sessionId": session_id,
-            "eventTimestamp": datetime.fromtimestamp(self._clock(), tz=timezone.utc),
+            "eventTimestamp": datetime.fromtimestamp(self._clock(), tz=UTC),
             "payload": [{"conversational": {"content": {"text": text}, "role": role_name}}],
         }
         if agent is not None:
@@ -250,6 +253,94 @@ class AgentCoreMemoryBackend:
             stored_at=_epoch(summary.get("createdAt")),
         )
 
+    # -- one record: pages, edits --------------------------------------------------------------------
+
+    def list_page(
+        self, tenant_id: str, actor_id: str, kind: str, *, token: str | None, max_results: int
+    ) -> tuple[list[MemoryRecord], str | None]:
+        """One page of the actor's long-term records of ``kind`` (ListMemoryRecords order) and the next token."""
+        tenant_id = validate_tenant_id(tenant_id)
+        actor_id = validate_actor_id(actor_id)
+        namespace = actor_namespaces(f"{tenant_id}:{actor_id}")[kind]
+        request: dict[str, Any] = {"memoryId": self.memory_id, "namespacePath": namespace,
+                                   "maxResults": max(1, min(MAX_PAGE, max_results))}
+        if token:
+            request["nextToken"] = token
+        client = self._client(tenant_id, actor_id)
+        page = self._call(client.list_memory_records, "ListMemoryRecords", tenant_id, actor_id, **request)
+        records = [self._record(summary, kind, namespace, tenant_id, actor_id)
+                   for summary in page.get("memoryRecordSummaries", [])]
+        return [record for record in records if record is not None], page.get("nextToken") or None
+
+    def record_namespace(self, identity: Identity, kind: str, session_id: str | None = None) -> str:
+        """The namespace a record of ``kind`` of the identity's actor lives in (summaries: per session)."""
+        if kind not in NAMESPACE_TEMPLATES:
+            raise InvalidInputError("kind", kind, f"must be one of {', '.join(NAMESPACE_TEMPLATES)}")
+        if kind == "summary":
+            if session_id is None:
+                raise InvalidInputError("session_id", None, "is required for a summary record")
+            return memory.SUMMARY_NAMESPACE.format(actorId=identity.agentcore_actor_id,
+                                                   sessionId=validate_session_id(session_id))
+        return NAMESPACE_TEMPLATES[kind].format(actorId=identity.agentcore_actor_id)
+
+    def update_record(self, identity: Identity, record_id: str, namespace: str, content: str) -> None:
+        """Replace one long-term record's text (BatchUpdateMemoryRecords in its own namespace).
+
+        Raises :class:`NotFoundError` when the actor has no such record there.
+        """
+        tenant_id, actor_id = validate_identity(identity)
+        record_id = validate_record_id(record_id)
+        text = validate_content(content)
+        if len(text) > MAX_RECORD_TEXT:
+            raise InvalidInputError("content", f"<{len(text)} characters>",
+                                    f"must be at most {MAX_RECORD_TEXT} characters (AgentCore record limit)")
+        self._own_namespace(identity, namespace)
+        response = self._call(
+            self._client(tenant_id, actor_id).batch_update_memory_records,
+            "BatchUpdateMemoryRecords",
+            tenant_id,
+            actor_id,
+            memoryId=self.memory_id,
+            records=[{"memoryRecordId": record_id, "timestamp": datetime.fromtimestamp(self._clock(), tz=UTC),
+                      "content": {"text": text}, "sourceNamespaces": [namespace]}],
+        )
+        self._one_done(response, record_id)
+
+    def delete_record(self, identity: Identity, record_id: str, namespace: str) -> bool:
+        """Delete one long-term record of the actor (DeleteMemoryRecord in its namespace); False when there is none.
+
+        The single-record call, which the session's credentials may make on their own namespaces; batch deletes
+        stay with forget's own role.
+        """
+        tenant_id, actor_id = validate_identity(identity)
+        record_id = validate_record_id(record_id)
+        self._own_namespace(identity, namespace)
+        try:
+            self._call(
+                self._client(tenant_id, actor_id).delete_memory_record,
+                "DeleteMemoryRecord",
+                tenant_id,
+                actor_id,
+                memoryId=self.memory_id,
+                memoryRecordId=record_id,
+                namespace=namespace,
+            )
+        except NotFoundError:
+            return False
+        return True
+
+    @staticmethod
+    def _own_namespace(identity: Identity, namespace: str) -> None:
+        owned = tuple(actor_namespaces(identity.agentcore_actor_id).values())
+        if not isinstance(namespace, str) or not namespace.startswith(owned):
+            raise InvalidInputError("namespace", "<foreign>", "must be one of the caller's own namespaces")
+
+    def _one_done(self, response: dict[str, Any], record_id: str) -> None:
+        for failed in response.get("failedRecords", []):
+            if failed.get("errorCode") == 404:
+                raise NotFoundError(f"memory record {record_id!r} was not found among this user's memories")
+            raise UpstreamError(f"AgentCore Memory could not change record {record_id!r}; retry")
+
     # -- forgetting ----------------------------------------------------------------------------------
 
     def delete_actor(self, tenant_id: str, actor_id: str) -> DeleteReport:
@@ -366,6 +457,14 @@ class AgentCoreMemoryBackend:
         return UpstreamError(
             f"AgentCore Memory {operation} failed for tenant {tenant_id!r} ({code or 'unknown error'})"
         )
+
+
+def validate_record_id(value: Any, *, field: str = "key") -> str:
+    """An AgentCore memory record id (``mem-`` and 36-46 of ``[A-Za-z0-9_-]``), refused before any call."""
+    if not isinstance(value, str) or not _RECORD_ID_RE.fullmatch(value):
+        shown = value[:80] if isinstance(value, str) else f"<{type(value).__name__}>"
+        raise InvalidInputError(field, shown, "must be an AgentCore memory record id (mem-...)")
+    return value
 
 
 def _selected_namespaces(agentcore_actor: str, query: ValidQuery) -> list[tuple[str, str]]:

@@ -10,25 +10,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from runtime.identity import Identity, validate_actor_id, validate_index_prefix, validate_tenant_id
 from runtime.records import MEMORY_KINDS, DeleteReport, MemoryQuery, MemoryRecord
 from runtime.stores._limits import (
-    DraftWriter,
     DEFAULT_CONTENT_MAX_BYTES,
+    DraftWriter,
     PreparedVector,
     ValidQuery,
     check_vector,
     last_per_key,
+    neighbour_of,
     record_from_metadata,
     validate_content_max_bytes,
     validate_dimension,
     validate_epoch,
     validate_query,
 )
+from runtime.stores.consolidation import STATE_CURRENT, ConsolidationPolicy, Neighbour
 
 __all__ = ["LocalMemoryStore"]
 
@@ -57,6 +59,7 @@ class _TenantTable:
         self.agent = np.empty(_INITIAL_ROWS, dtype=np.int32)
         self.kind = np.empty(_INITIAL_ROWS, dtype=np.int8)
         self.stored_at = np.empty(_INITIAL_ROWS, dtype=np.int64)
+        self.current = np.empty(_INITIAL_ROWS, dtype=np.bool_)
         self.rows: list[_Row] = []
         self.row_of: dict[str, int] = {}
         self.actor_codes: dict[str, int] = {}
@@ -65,7 +68,7 @@ class _TenantTable:
     def _grow(self) -> None:
         np = self.np
         capacity = self.matrix.shape[0] * 2
-        for name in ("matrix", "actor", "agent", "kind", "stored_at"):
+        for name in ("matrix", "actor", "agent", "kind", "stored_at", "current"):
             old = getattr(self, name)
             new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
             new[: self.count] = old[: self.count]
@@ -89,6 +92,7 @@ class _TenantTable:
         self.agent[row] = _NO_AGENT if agent is None else self.agent_codes.setdefault(agent, len(self.agent_codes))
         self.kind[row] = _KIND_CODES[metadata["type"]]
         self.stored_at[row] = metadata["stored_at"]
+        self.current[row] = metadata.get("state", STATE_CURRENT) == STATE_CURRENT
 
     def remove(self, key: str) -> bool:
         row = self.row_of.pop(key, None)
@@ -97,7 +101,7 @@ class _TenantTable:
         last = self.count - 1
         if row != last:
             # Keep the matrix contiguous: move the last row into the hole.
-            for column in (self.matrix, self.actor, self.agent, self.kind, self.stored_at):
+            for column in (self.matrix, self.actor, self.agent, self.kind, self.stored_at, self.current):
                 column[row] = column[last]
             self.rows[row] = self.rows[last]
             self.row_of[self.rows[row].key] = row
@@ -111,7 +115,7 @@ class _TenantTable:
         code = self.actor_codes.get(query.actor_id)
         if code is None or n == 0:
             return None
-        mask = self.actor[:n] == code
+        mask = (self.actor[:n] == code) & self.current[:n]
         if query.agent is not None:
             mask &= self.agent[:n] == self.agent_codes.get(query.agent, -2)
         if query.kinds is not None:
@@ -136,7 +140,9 @@ class LocalMemoryStore(DraftWriter):
         clock: Callable[[], float] = time.time,
         index_prefix: str = "tenant-",
         index_dimension: int | None = None,
+        consolidation: ConsolidationPolicy | None = None,
     ) -> None:
+        self.consolidation = consolidation
         self.dimension = validate_dimension(getattr(embedder, "dimension", None), index_dimension)
         self.content_max_bytes = validate_content_max_bytes(content_max_bytes)
         self.index_prefix = validate_index_prefix(index_prefix)
@@ -161,6 +167,7 @@ class LocalMemoryStore(DraftWriter):
     def _write(self, identity: Identity, prepared: list[Any]) -> list[str]:
         unique = last_per_key(prepared)
         table = self._table(identity.tenant_id, create=True)
+        assert table is not None
         np = table.np
         units = np.asarray([vector.data for vector in unique], dtype=np.float32)
         units /= np.linalg.norm(units, axis=1, keepdims=True)
@@ -169,13 +176,46 @@ class LocalMemoryStore(DraftWriter):
                 table.upsert(vector, unit)
         return [vector.key for vector in prepared]
 
+    def _neighbours(self, identity: Identity, vector: PreparedVector, count: int) -> list[Neighbour]:
+        query = MemoryQuery(identity.tenant_id, identity.actor_id, "-", top_k=count, kinds=(vector.metadata["type"],))
+        hits = self._nearest(validate_query(query, index_prefix=self.index_prefix), vector.data)
+        return [neighbour_of(row.key, score, row.metadata) for row, score in hits]
+
+    def _fetch(self, identity: Identity, keys: Sequence[str]) -> list[PreparedVector]:
+        table = self._table(identity.tenant_id, create=False)
+        if table is None:
+            return []
+        with table.lock:
+            rows = [table.row_of.get(key) for key in keys]
+            return [
+                PreparedVector(table.rows[row].key, table.matrix[row].tolist(), dict(table.rows[row].metadata))
+                for row in rows
+                if row is not None and table.rows[row].metadata["actor"] == identity.actor_id
+            ]
+
+    def _remove(self, identity: Identity, keys: Sequence[str]) -> None:
+        table = self._table(identity.tenant_id, create=False)
+        if table is None:
+            return
+        with table.lock:
+            for key in keys:
+                row = table.row_of.get(key)
+                if row is not None and table.rows[row].metadata["actor"] == identity.actor_id:
+                    table.remove(key)
+
     # -- reads -------------------------------------------------------------------------------------
 
     def search(self, query: MemoryQuery) -> list[MemoryRecord]:
-        """Nearest memories of the query's actor, best first; ``score`` is cosine similarity."""
+        """Nearest current memories of the query's actor, best first; ``score`` is cosine similarity."""
         valid = validate_query(query, index_prefix=self.index_prefix)
         embedding = self._embedder.embed_one(valid.text, for_query=True)
         vector = check_vector(embedding, self.dimension, field="query embedding")
+        return [
+            record_from_metadata(row.key, row.metadata, tenant_id=valid.tenant_id, source=self.name, score=score)
+            for row, score in self._nearest(valid, vector)
+        ]
+
+    def _nearest(self, valid: ValidQuery, vector: Sequence[float]) -> list[tuple[_Row, float]]:
         table = self._table(valid.tenant_id, create=False)
         if table is None:
             return []
@@ -197,11 +237,7 @@ class LocalMemoryStore(DraftWriter):
             k = min(valid.top_k, selected.size)
             best = np.argpartition(-scores, k - 1)[:k] if k < selected.size else np.arange(selected.size)
             best = best[np.argsort(-scores[best], kind="stable")]
-            hits = [(table.rows[int(selected[i])], float(scores[i])) for i in best]
-        return [
-            record_from_metadata(row.key, row.metadata, tenant_id=valid.tenant_id, source=self.name, score=score)
-            for row, score in hits
-        ]
+            return [(table.rows[int(selected[i])], float(scores[i])) for i in best]
 
     def list_actor(self, tenant_id: str, actor_id: str) -> list[MemoryRecord]:
         """Every record of one actor, newest first."""

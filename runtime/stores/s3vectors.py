@@ -38,15 +38,19 @@ from runtime.lifecycle.retention import expired
 from runtime.records import DeleteReport, MemoryQuery, MemoryRecord
 from runtime.stores import _vector_json
 from runtime.stores._limits import (
+    CURRENT_FILTER,
     DEFAULT_CONTENT_MAX_BYTES,
     MAX_KEYS_PER_DELETE,
+    MAX_KEYS_PER_GET,
     MAX_LIST_PAGE,
     MAX_VECTORS_PER_PUT,
     NON_FILTERABLE_KEYS,
     DraftWriter,
+    PreparedVector,
     check_vector,
     last_per_key,
     metadata_matches,
+    neighbour_of,
     record_from_metadata,
     similarity_from_distance,
     summary_key,
@@ -56,6 +60,7 @@ from runtime.stores._limits import (
     validate_query,
     vector_filter,
 )
+from runtime.stores.consolidation import DEFAULT_POLICY, STATE_CURRENT, ConsolidationPolicy, Neighbour
 
 __all__ = ["S3VectorsMemoryStore", "summary_key"]
 
@@ -82,7 +87,9 @@ class S3VectorsMemoryStore(DraftWriter):
         distance_metric: str = "cosine",
         clock: Callable[[], float] = time.time,
         index_dimension: int | None = None,
+        consolidation: ConsolidationPolicy | None = None,
     ) -> None:
+        self.consolidation = consolidation
         if not isinstance(bucket_name, str) or not 3 <= len(bucket_name) <= 63:
             raise InvalidInputError("bucket_name", bucket_name, "must be an S3 vector bucket name of 3-63 characters")
         self._broker = broker
@@ -109,7 +116,9 @@ class S3VectorsMemoryStore(DraftWriter):
         return memory.tenant_index_prefix(self.index_prefix, tenant_id)
 
     @classmethod
-    def from_settings(cls, broker: Any, settings: Any, embedder: Any) -> S3VectorsMemoryStore:
+    def from_settings(
+        cls, broker: Any, settings: Any, embedder: Any, *, consolidation: ConsolidationPolicy | None = DEFAULT_POLICY
+    ) -> S3VectorsMemoryStore:
         """The store a deployment's MESH_* settings (runtime.settings.MemorySettings) describe."""
         store = cls(
             broker,
@@ -119,6 +128,7 @@ class S3VectorsMemoryStore(DraftWriter):
             content_max_bytes=settings.content_max_bytes,
             distance_metric=settings.distance_metric,
             index_dimension=settings.embedding_dimension,
+            consolidation=consolidation,
         )
         store.tombstones = _tombstone_guard(broker, settings)
         return store
@@ -146,7 +156,69 @@ class S3VectorsMemoryStore(DraftWriter):
                 # The user's first memory: create their index (tagged as theirs), then write again.
                 self.create_user_index(tenant_id, actor_id, client=client)
                 self._call(client.put_vectors, "PutVectors", tenant_id, actor_id, **request)
+            except AccessDeniedError as denied:
+                self._create_if_missing(client, tenant_id, actor_id, denied)
+                self._call(client.put_vectors, "PutVectors", tenant_id, actor_id, **request)
         return [vector.key for vector in prepared]
+
+    # -- one memory: consolidation and edits (all within the user's own index) -----------------------
+
+    def _neighbours(self, identity: Identity, vector: PreparedVector, count: int) -> list[Neighbour]:
+        tenant_id, actor_id = identity.tenant_id, identity.actor_id
+        try:
+            response = self._call(
+                self._client(tenant_id, actor_id).query_vectors,
+                "QueryVectors",
+                tenant_id,
+                actor_id,
+                vectorBucketName=self.bucket_name,
+                indexName=self.index_name(tenant_id, actor_id),
+                topK=count,
+                queryVector={"float32": vector.data},
+                filter={"$and": [{"actor": {"$eq": actor_id}}, {"type": {"$eq": vector.metadata["type"]}},
+                                 CURRENT_FILTER]},
+                returnMetadata=True,
+                returnDistance=True,
+            )
+        except _IndexMissing:
+            return []  # the user's first memory: nothing to consolidate with
+        metric = response.get("distanceMetric", "cosine")
+        return [
+            neighbour_of(item["key"], similarity_from_distance(item.get("distance"), metric), item["metadata"])
+            for item in response.get("vectors", [])
+            if (item.get("metadata") or {}).get("actor") == actor_id
+            and item["metadata"].get("state", STATE_CURRENT) == STATE_CURRENT
+        ]
+
+    def _fetch(self, identity: Identity, keys: Sequence[str]) -> list[PreparedVector]:
+        tenant_id, actor_id = identity.tenant_id, identity.actor_id
+        client = self._client(tenant_id, actor_id)
+        found: list[PreparedVector] = []
+        for start in range(0, len(keys), MAX_KEYS_PER_GET):
+            try:
+                response = self._call(
+                    client.get_vectors,
+                    "GetVectors",
+                    tenant_id,
+                    actor_id,
+                    vectorBucketName=self.bucket_name,
+                    indexName=self.index_name(tenant_id, actor_id),
+                    keys=list(keys[start : start + MAX_KEYS_PER_GET]),
+                    returnData=True,
+                    returnMetadata=True,
+                )
+            except _IndexMissing:
+                return []  # no index: the user has no memories
+            for item in response.get("vectors", []):
+                metadata = item.get("metadata") or {}
+                if metadata.get("actor") == actor_id:
+                    found.append(PreparedVector(item["key"], list(item["data"]["float32"]), dict(metadata)))
+        return found
+
+    def _remove(self, identity: Identity, keys: Sequence[str]) -> None:
+        tenant_id, actor_id = identity.tenant_id, identity.actor_id
+        self._delete_keys(self._client(tenant_id, actor_id), self.index_name(tenant_id, actor_id), tenant_id,
+                          actor_id, keys)
 
     def _delete_written(self, identity: Identity, keys: list[str]) -> None:
         """Remove vectors this store just wrote for the identity (forget raced the write)."""
@@ -177,6 +249,8 @@ class S3VectorsMemoryStore(DraftWriter):
             )
         except _IndexMissing:
             return []  # no index yet: the user has no vector memories
+        except AccessDeniedError:
+            return []  # IAM refuses a missing index too (no tags to match): nothing of this user to return
         metric = response.get("distanceMetric", "cosine")
         records = []
         now = self._clock()
@@ -212,6 +286,35 @@ class S3VectorsMemoryStore(DraftWriter):
         records.sort(key=lambda record: (-(record.stored_at or 0), record.key))
         return records
 
+    def list_page(
+        self, tenant_id: str, actor_id: str, *, token: str | None, max_results: int
+    ) -> tuple[list[MemoryRecord], str | None]:
+        """One ListVectors page of the user's own index (its order) and the next token; history included."""
+        tenant_id = validate_tenant_id(tenant_id, index_prefix=self.index_prefix)
+        actor_id = validate_actor_id(actor_id)
+        request: dict[str, Any] = {
+            "vectorBucketName": self.bucket_name,
+            "indexName": self.index_name(tenant_id, actor_id),
+            "maxResults": max(1, min(MAX_LIST_PAGE, max_results)),
+            "returnMetadata": True,
+        }
+        if token:
+            request["nextToken"] = token
+        client = self._client(tenant_id, actor_id)
+        try:
+            page = self._call(client.list_vectors, "ListVectors", tenant_id, actor_id, **request)
+        except _IndexMissing:
+            if token:
+                raise
+            return [], None  # no index yet: the user has no vector memories
+        records = [
+            record_from_metadata(item["key"], item.get("metadata") or {}, tenant_id=tenant_id, source=self.name,
+                                 score=None)
+            for item in page.get("vectors", [])
+            if (item.get("metadata") or {}).get("actor") == actor_id
+        ]
+        return records, page.get("nextToken") or None
+
     def _scan(self, client: Any, index: str, tenant_id: str, actor_id: str | None) -> Iterator[tuple[dict, dict]]:
         """Yield (vector, metadata) for every vector of one index, following nextToken; none if it is missing."""
         request: dict[str, Any] = {
@@ -227,6 +330,10 @@ class S3VectorsMemoryStore(DraftWriter):
                 if "nextToken" in request:
                     raise
                 return
+            except AccessDeniedError:
+                if "nextToken" in request or actor_id is None:
+                    raise
+                return  # a missing index is refused like another user's: nothing to yield
             for item in page.get("vectors", []):
                 yield item, item.get("metadata") or {}
             token = page.get("nextToken")
@@ -309,6 +416,12 @@ class S3VectorsMemoryStore(DraftWriter):
         except _IndexExists:
             return False
         return True
+
+    def _create_if_missing(self, client: Any, tenant_id: str, actor_id: str, denied: AccessDeniedError) -> None:
+        """IAM refuses a call on an index that does not exist yet (its tag conditions have no tags to match), so a
+        denial on the user's own index may mean "no index yet": create it; if it already exists, the denial holds."""
+        if not self.create_user_index(tenant_id, actor_id, client=client):
+            raise denied
 
     # -- error mapping -----------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ Test-only: imports moto and numpy; never import it from Lambda handler paths.
 """
 
 from runtime.testing._model import ServiceError, output_problems, validate_output
-from runtime.testing.abac import AbacSimulator, AssumedSession
 from runtime.testing.agentcore_fake import FakeAgentCoreMemory, lexical_score
 from runtime.testing.agents_fake import (
     AgentCall,
@@ -14,6 +13,7 @@ from runtime.testing.agents_fake import (
     ServerSentEvents,
     scripted_agents,
 )
+from runtime.testing.authorizer import IamAuthorizer, Role, VendedSession
 from runtime.testing.aws import DEFAULT_MEMORY_STRATEGIES, EmulatedAws, MeshLayout, attach_client, emulated_aws
 from runtime.testing.faults import Fault, Faults
 from runtime.testing.s3vectors_fake import FakeS3Vectors
@@ -26,8 +26,9 @@ __all__ = [
     "ServerSentEvents",
     "scripted_agents",
     "DEFAULT_MEMORY_STRATEGIES",
-    "AbacSimulator",
-    "AssumedSession",
+    "IamAuthorizer",
+    "Role",
+    "VendedSession",
     "EmulatedAws",
     "FakeAgentCoreMemory",
     "FakeS3Vectors",

@@ -287,7 +287,7 @@ def to_wire(answer: Mapping[str, Any]) -> dict[str, Any]:
 def _wire_value(value: Any) -> Any:
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=_dt.timezone.utc)
+            value = value.replace(tzinfo=_dt.UTC)
         return value.timestamp()
     if isinstance(value, Mapping):
         return {k: _wire_value(v) for k, v in value.items()}
@@ -332,6 +332,8 @@ def _error_payload(protocol: str, error: ServiceError, request_id: str) -> tuple
         )
         return xml.encode(), {"content-type": "text/xml", "x-amzn-requestid": request_id}
     payload = {"message": error.message, **error.fields}
+    if protocol == "json":  # awsJson 1.0/1.1 name the error in the body
+        payload["__type"] = error.code
     headers = {
         "content-type": "application/json",
         "x-amzn-errortype": error.code,

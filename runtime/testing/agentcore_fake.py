@@ -263,6 +263,13 @@ class FakeAgentCoreMemory:
                     touched += self._extract_session(state, strategy, actor, session, events, fresh)
             return touched
 
+    def record_namespace(self, memory_id: str, record_id: str, region: str | None = None) -> str | None:
+        """The namespace of a stored record (what IAM reads for a record named only by id), or None."""
+        with self._lock:
+            state = self._memories.get((region or self.default_region, memory_id.rsplit("memory/", 1)[-1]))
+            record = state.records.get(record_id) if state else None
+            return record.namespace if record else None
+
     def register_strategy_templates(self, strategy_id: str, templates: Iterable[str]) -> None:
         """Remember a strategy's namespaceTemplates (moto keeps only the legacy ``namespaces`` field)."""
         with self._lock:
@@ -297,8 +304,8 @@ class FakeAgentCoreMemory:
 
     def _now(self) -> _dt.datetime:
         if self._clock is None:
-            return _dt.datetime.now(_dt.timezone.utc)
-        return _dt.datetime.fromtimestamp(self._clock(), _dt.timezone.utc)
+            return _dt.datetime.now(_dt.UTC)
+        return _dt.datetime.fromtimestamp(self._clock(), _dt.UTC)
 
     def _next(self) -> int:
         self._sequence += 1

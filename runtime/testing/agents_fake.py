@@ -141,6 +141,8 @@ class ScriptedAgents:
         self.converse_calls: list[Mapping[str, Any]] = []
         #: ``summary(transcript_prompt) -> text`` answers Converse (the summarizer's model).
         self.summary: Callable[[str], str] = default_summary
+        #: ``judge(prompt) -> text`` answers the Converse calls of the consolidation judge (prompts with ``<new>``).
+        self.judge: Callable[[str], str] = default_judge
         self.converse_failure: str | None = None
         #: (``"<agent_id>/<alias_id>"``, memoryId) pairs a Bedrock Agent keeps memory for (InvokeAgent with memoryId).
         self.agent_memories: set[tuple[str, str]] = set()
@@ -201,14 +203,16 @@ class ScriptedAgents:
             problems = validate_request(model.input_shape, params, path_style=".")
             if problems:
                 raise ServiceError("ValidationException", validation_message(problems, separator=": "))
-            return serve(model, params, self._caller(signer, region), region)
+            caller = self._caller(signer, region)
+            self.aws.iam.authorize(service, operation, params, caller.access_key_id, region)
+            return serve(model, params, caller, region)
         except ServiceError as error:
             return build_response(model, error)
 
     def _caller(self, signer: Any, region: str) -> Caller:
         credentials = getattr(signer, "_credentials", None)
         key = credentials.get_frozen_credentials().access_key if credentials is not None else None
-        session = self.aws.abac.session_for(key) if key else None
+        session = self.aws.iam.session_for(key) if key else None
         if session is None:
             return Caller(account_id=self.aws.account_id, region=region, access_key_id=key)
         found = _ROLE_ACCOUNT_RE.match(session.role_arn)
@@ -289,8 +293,8 @@ class ScriptedAgents:
                 summary = {
                     "memoryId": memory_id,
                     "sessionId": session_id,
-                    "sessionStartTime": _dt.datetime.now(_dt.timezone.utc),
-                    "sessionExpiryTime": _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(days=30),
+                    "sessionStartTime": _dt.datetime.now(_dt.UTC),
+                    "sessionExpiryTime": _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=30),
                     "summaryText": " ".join(f"The user said: {p}" for p in prompts),
                 }
                 self.session_summaries.setdefault((key, memory_id), []).append(summary)
@@ -407,7 +411,7 @@ class ScriptedAgents:
         prompt = "".join(
             block.get("text", "") for message in params.get("messages", []) for block in message.get("content", [])
         )
-        text = self.summary(prompt)
+        text = self.judge(prompt) if "<new>" in prompt else self.summary(prompt)
         answer = {
             "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
             "stopReason": "end_turn",
@@ -424,6 +428,23 @@ def default_summary(transcript_prompt: str) -> str:
     if not turns:
         return "NONE"
     return "\n".join(f"The user said: {html.unescape(turn).strip()}" for turn in turns)
+
+
+_CHANGE_MARKERS = frozenset({"now", "no", "quit", "anymore", "instead", "switched", "moved", "changed", "stopped"})
+
+
+def default_judge(prompt: str) -> str:
+    """A deterministic stand-in for the consolidation judge: the new memory replaces an earlier one when it
+    signals a change ("now", "quit", "no longer", ...) and both start with the same subject word."""
+    new = re.search(r"<new>(.*?)</new>", prompt, flags=re.DOTALL)
+    words = re.findall(r"\w+", html.unescape(new.group(1)).casefold()) if new else []
+    replaced = []
+    if words and _CHANGE_MARKERS & set(words):
+        for number, text in re.findall(r'<earlier n="(\d+)">(.*?)</earlier>', prompt, flags=re.DOTALL):
+            earlier = re.findall(r"\w+", html.unescape(text).casefold())
+            if earlier and earlier[0] == words[0]:
+                replaced.append(int(number))
+    return json.dumps({"replaced": replaced})
 
 
 # -- wire encoding ---------------------------------------------------------------------------------------------

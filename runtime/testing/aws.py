@@ -8,10 +8,11 @@ before anything is signed or sent; returning ``(http_response, parsed)`` there a
 do nothing unless an ``emulated_aws()`` context is active, so after the context exits clients are served by
 neither the fakes nor moto.
 
-Served here: S3 Vectors (all of it) and the AgentCore Memory data plane; STS and the AgentCore control plane
-(memories and strategies) stay with moto. For S3 Vectors, AgentCore and STS calls the emulation also applies
-the service-side half of the model (maximum sizes, enums, patterns), which botocore leaves to the service, and
-the ABAC simulator's IAM rules.
+Served here: S3 Vectors (all of it) and the AgentCore Memory data plane; STS, SQS, DynamoDB, KMS and the
+AgentCore control plane (memories and strategies) stay with moto. For S3 Vectors, AgentCore and STS calls the
+emulation also applies the service-side half of the model (maximum sizes, enums, patterns), which botocore
+leaves to the service. Every S3 Vectors, AgentCore, STS, SQS, DynamoDB and KMS call is authorized first by
+``runtime.testing.authorizer`` against the policies deployed from synthesized templates.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -40,12 +42,20 @@ from runtime.testing._model import (
     validate_request,
     validation_message,
 )
-from runtime.testing.abac import AbacSimulator
 from runtime.testing.agentcore_fake import FakeAgentCoreMemory
-from runtime.testing.s3vectors_fake import FakeS3Vectors
+from runtime.testing.authorizer import IamAuthorizer
+from runtime.testing.deploy import Deployment, deploy
+from runtime.testing.iam import MissingRequestData
+from runtime.testing.mesh_stacks import HOME_STACK, TVM_ROLE_NAME, WorkerRole, memory_home_assembly
+from runtime.testing.s3vectors_fake import FakeS3Vectors, partition_for
 
 _PARAMS_KEY = "runtime.testing.api_params"
-# Credentials the helpers use for setup calls; untagged, so the ABAC simulator does not restrict them.
+_CALLER_KEY = "runtime.testing.caller_key"
+#: Services the project's fakes answer; moto answers the others after IAM allowed the call.
+_FAKED = ("s3vectors", "bedrock-agentcore")
+#: Services whose every call the emulation authorizes.
+_AUTHORIZED = ("s3vectors", "bedrock-agentcore", "sts", "sqs", "dynamodb", "kms")
+# Credentials the helpers use for setup calls; IAM does not check them.
 SETUP_ACCESS_KEY = "AKIAEMULATEDSETUP000"
 _SETUP_SECRET = "emulated-setup-secret"
 
@@ -73,6 +83,9 @@ class MeshLayout:
     tvm_role_arn: str
     non_filterable_keys: tuple[str, ...]
     memory_id: str | None
+    isolation: str = "user"
+    state_table: str | None = None
+    deployment: Deployment | None = field(default=None, repr=False)
 
     def index_name(self, tenant_id: str, actor_id: str) -> str:
         """The user's index (``runtime.contract.memory.user_index_name``)."""
@@ -80,7 +93,7 @@ class MeshLayout:
 
 
 class EmulatedAws:
-    """Handle on an active emulation: the fakes' state, the ABAC simulator and setup helpers."""
+    """Handle on an active emulation: the fakes' state, IAM (``iam``) and setup helpers."""
 
     def __init__(self, region: str, account_id: str, *, strict: bool = True) -> None:
         self.region = region
@@ -88,7 +101,8 @@ class EmulatedAws:
         self.strict = strict
         self.s3vectors = FakeS3Vectors(account_id, region=region)
         self.agentcore = FakeAgentCoreMemory(account_id, region=region)
-        self.abac = AbacSimulator(account_id=account_id, region=region)
+        self.iam = IamAuthorizer(account_id=account_id, region=region)
+        self.iam.stored_facts = self._stored_facts
         self.mesh: MeshLayout | None = None
         #: A :class:`runtime.testing.faults.Faults`: answers this emulation's calls per HTTP attempt.
         self.faults: _faults.Faults | None = None
@@ -98,7 +112,7 @@ class EmulatedAws:
     # ------------------------------------------------------------------------------------------ helpers
 
     def client(self, service_name: str, *, region: str | None = None) -> Any:
-        """A boto3 client with untagged setup credentials; served only while an emulation is active."""
+        """A boto3 client with setup credentials IAM does not check; served only while an emulation is active."""
         return _setup_client(service_name, region or self.region)
 
     def create_vector_bucket(self, name: str) -> str:
@@ -113,6 +127,8 @@ class EmulatedAws:
         dimension: int,
         distance_metric: str = "cosine",
         non_filterable_keys: Sequence[str] = (),
+        tags: Mapping[str, str] | None = None,
+        region: str | None = None,
     ) -> str:
         """Create a float32 vector index through the API; returns its ARN."""
         params: dict[str, Any] = {
@@ -124,7 +140,9 @@ class EmulatedAws:
         }
         if non_filterable_keys:
             params["metadataConfiguration"] = {"nonFilterableMetadataKeys": list(non_filterable_keys)}
-        return self.client("s3vectors").create_index(**params)["indexArn"]
+        if tags:
+            params["tags"] = dict(tags)
+        return self.client("s3vectors", region=region).create_index(**params)["indexArn"]
 
     def create_memory(
         self,
@@ -132,12 +150,17 @@ class EmulatedAws:
         *,
         strategies: Sequence[Mapping[str, Any]] = DEFAULT_MEMORY_STRATEGIES,
         event_expiry_days: int = 30,
+        region: str | None = None,
     ) -> str:
         """Create an AgentCore memory (moto's control plane) with summary/fact/preference strategies."""
-        answer = self.client("bedrock-agentcore-control").create_memory(
+        answer = self.client("bedrock-agentcore-control", region=region).create_memory(
             name=name, eventExpiryDuration=event_expiry_days, memoryStrategies=[dict(s) for s in strategies]
         )
         return answer["memory"]["id"]
+
+    def deploy(self, assembly_directory: str | Path) -> Deployment:
+        """Deploy a synthesized cloud assembly: its resources and every role and policy IAM evaluates."""
+        return deploy(self, assembly_directory)
 
     def setup_mesh(
         self,
@@ -146,30 +169,56 @@ class EmulatedAws:
         index_prefix: str = "tenant-",
         dimension: int = 256,
         distance_metric: str = "cosine",
-        tvm_role_arn: str | None = None,
         non_filterable_keys: Sequence[str] = ("content",),
-        with_memory: bool = True,
+        isolation: str = "user",
+        trusted_role_arns: Sequence[str] | None = None,
+        workers: Sequence[WorkerRole] = (),
+        orchestrator_role_arn: str | None = None,
+        omit_statements: Sequence[str] = (),
     ) -> MeshLayout:
-        """Create the shared vector bucket (and memory) and point the ABAC simulator at them."""
-        tvm_role_arn = tvm_role_arn or f"arn:aws:iam::{self.account_id}:role/mesh-tvm"
-        self.create_vector_bucket(bucket_name)
-        memory_id = self.create_memory() if with_memory else None
-        self.abac.configure(
-            bucket_name=bucket_name,
-            index_prefix=index_prefix,
-            tvm_role_arn=tvm_role_arn,
-            memory_ids=[memory_id] if memory_id else None,
-        )
+        """Deploy a memory home synthesized from the constructs: vector bucket, AgentCore memory, state table and
+        a token vending machine (``isolation``) trusting ``trusted_role_arns`` (default: the test's own
+        credentials, role ``emulated-admin``), plus ``workers``' access roles trusting ``orchestrator_role_arn``."""
+        trusted = tuple(trusted_role_arns) if trusted_role_arns is not None else (self.iam.admin_role_arn,)
+        assembly = memory_home_assembly(
+            account=self.account_id, region=self.region, isolation=isolation, bucket_name=bucket_name,
+            index_prefix=index_prefix, dimension=dimension, distance_metric=distance_metric,
+            memory_name="mesh_memory", trusted_role_arns=trusted, workers=tuple(workers),
+            orchestrator_role_arn=orchestrator_role_arn, omit_statements=tuple(omit_statements))
+        deployment = self.deploy(assembly)
+        home = deployment.stack(HOME_STACK)
+        [memory] = home.logical_ids("AWS::BedrockAgentCore::Memory")
+        [table] = home.logical_ids("AWS::DynamoDB::Table")
         self.mesh = MeshLayout(
             bucket_name=bucket_name,
             index_prefix=index_prefix,
             dimension=dimension,
             distance_metric=distance_metric,
-            tvm_role_arn=tvm_role_arn,
+            tvm_role_arn=deployment.role_arn(TVM_ROLE_NAME),
             non_filterable_keys=tuple(non_filterable_keys),
-            memory_id=memory_id,
+            memory_id=home.attribute(memory, "MemoryId"),
+            isolation=isolation,
+            state_table=home.ref(table),
+            deployment=deployment,
         )
         return self.mesh
+
+    def vend(self, role_arn: str, *, service_principal: str = "lambda.amazonaws.com",
+             session_name: str = "emulated") -> dict[str, str]:
+        """Credentials of ``role_arn`` as the service that runs it gets them (its trust policy must allow that
+        service): ``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``."""
+        self.iam.check_trust(role_arn, service_principal)
+        params = {"RoleArn": role_arn, "RoleSessionName": session_name}
+        answer = self.client("sts").assume_role(**params)
+        self.iam.record_assume_role(params, answer)
+        return {k: answer["Credentials"][k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+
+    def run_as(self, role_arn: str, monkeypatch: Any, *, service_principal: str = "lambda.amazonaws.com") -> None:
+        """Make ``role_arn``'s session the process's default credentials (as Lambda gives a function its role's)."""
+        credentials = self.vend(role_arn, service_principal=service_principal)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+        monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
 
     def stored_vectors(self, tenant_id: str, actor_id: str | None = None) -> dict[str, Any]:
         """The vectors stored for one user (or every user of a tenant), by key, straight from the fake's state."""
@@ -192,29 +241,34 @@ class EmulatedAws:
 
     # ------------------------------------------------------------------------------------------ serving
 
-    def _serve(self, model: Any, request: Mapping[str, Any], signer: Any, context: Mapping[str, Any]) -> Any:
+    def _serve(self, model: Any, request: Mapping[str, Any], signer: Any, context: dict[str, Any]) -> Any:
         service = model.service_model.service_name
         operation = model.name
         params = context.get(_PARAMS_KEY) or {}
         access_key = _access_key(signer)
+        context[_CALLER_KEY] = access_key
         with self._counts_lock:
             self._counts[(service, operation)] += 1
         try:
-            problems = validate_request(model.input_shape, params, path_style="/" if service == "s3vectors" else ".")
-            if problems:
-                raise _validation_error(service, problems)
-            if service == "sts":
-                if operation == "AssumeRole":
-                    self.abac.check_assume_role(params)
-                return None
-            self.abac.check(service, operation, params, access_key)
+            if service in (*_FAKED, "sts"):
+                problems = validate_request(model.input_shape, params,
+                                            path_style="/" if service == "s3vectors" else ".")
+                if problems:
+                    raise _validation_error(service, problems)
             region = context.get("client_region") or self.region
-            if service == "s3vectors":
-                body = self.s3vectors.handle(operation, params, region)
-            else:
-                body = self.agentcore.handle(operation, params, region)
-                if body is None:
-                    return None
+            try:
+                self.iam.authorize(service, operation, params, access_key, region)
+            except MissingRequestData:
+                # A request that names no resource (no index name, no ARN) is the service's to refuse; one it
+                # would accept must be authorizable, so the gap in the table fails loudly.
+                if service in _FAKED:
+                    self._handle(service, operation, params, region)
+                raise
+            if service not in _FAKED:
+                return None
+            body = self._handle(service, operation, params, region)
+            if body is None:
+                return None
         except ServiceError as error:
             return build_response(model, error, url=request.get("url", ""))
         wire = to_wire(body)
@@ -223,6 +277,41 @@ class EmulatedAws:
             if problems:
                 raise AssertionError(f"runtime.testing: {service} {operation} answer breaks the model: {problems}")
         return build_response(model, wire, url=request.get("url", ""))
+
+    def _handle(self, service: str, operation: str, params: Mapping[str, Any], region: str) -> Any:
+        if service == "s3vectors":
+            return self.s3vectors.handle(operation, params, region)
+        return self.agentcore.handle(operation, params, region)
+
+    def _stored_facts(self, service: str, operation: str, params: Mapping[str, Any], region: str,
+                      account: str) -> tuple[dict[str, str], dict[str, Any]]:
+        """Facts of the stored resource IAM reads and the request does not carry (tags, a record's namespace)."""
+        if service == "s3vectors":
+            index = params.get("indexArn")
+            bucket = params.get("vectorBucketArn") or (
+                f"arn:{partition_for(region)}:s3vectors:{region}:{account}:bucket/{params['vectorBucketName']}"
+                if params.get("vectorBucketName") else None)
+            if index is None and bucket and params.get("indexName"):
+                index = f"{bucket}/index/{params['indexName']}"
+            if index and not bucket:
+                bucket = index.split("/index/", 1)[0]
+            target = index or bucket or params.get("resourceArn")
+            tags = self.s3vectors.tags_of(target, region) if target else {}
+            bucket_tags = self.s3vectors.tags_of(bucket, region) if bucket else {}
+            return tags, {"vector_bucket_tags": bucket_tags} if bucket_tags else {}
+        if service == "bedrock-agentcore" and params.get("memoryRecordId") and params.get("memoryId"):
+            namespace = self.agentcore.record_namespace(params["memoryId"], params["memoryRecordId"], region)
+            return {}, {"namespace": namespace} if namespace else {}
+        if service == "dynamodb":
+            names = [params.get("TableName"), *(params.get("RequestItems") or {}),
+                     *(next(iter(item.values())).get("TableName") for item in params.get("TransactItems") or [])]
+            for name in filter(None, names):
+                arn = name if str(name).startswith("arn:") else \
+                    f"arn:{partition_for(region)}:dynamodb:{region}:{account}:table/{name}"
+                if arn in self.iam.partition_keys:
+                    return {}, {"partition_key": self.iam.partition_keys[arn]}
+            return {}, {"partition_key": _partition_key(self.client("dynamodb", region=region), names)}
+        return {}, {}
 
     def _record_memory_templates(self, params: Mapping[str, Any], parsed: Mapping[str, Any]) -> None:
         requested = params.get("memoryStrategies") or []
@@ -248,6 +337,16 @@ def _setup_client(service_name: str, region: str) -> Any:
             )
             _SETUP_CLIENTS[key] = session.client(service_name, region_name=region)
         return _SETUP_CLIENTS[key]
+
+
+def _partition_key(client: Any, names: Sequence[Any]) -> str | None:
+    for name in filter(None, names):
+        try:
+            schema = client.describe_table(TableName=name)["Table"]["KeySchema"]
+        except client.exceptions.ResourceNotFoundException:
+            continue
+        return next(k["AttributeName"] for k in schema if k["KeyType"] == "HASH")
+    return None
 
 
 def _access_key(signer: Any) -> str | None:
@@ -290,7 +389,8 @@ class _Dispatcher:
 
     def after_assume_role(self, http_response: Any, parsed: Any, context: Any, **_: Any) -> None:
         if self.active is not None and http_response.status_code < 300:
-            self.active.abac.record_assume_role(context.get(_PARAMS_KEY) or {}, parsed)
+            self.active.iam.record_assume_role(context.get(_PARAMS_KEY) or {}, parsed,
+                                               context.get(_CALLER_KEY))
 
     def after_create_memory(self, http_response: Any, parsed: Any, context: Any, **_: Any) -> None:
         if self.active is not None and http_response.status_code < 300:
@@ -299,9 +399,8 @@ class _Dispatcher:
 
 _DISPATCHER = _Dispatcher()
 _HANDLERS = [
-    *((f"before-parameter-build.{s}", _DISPATCHER.stash_params) for s in
-      ("s3vectors", "bedrock-agentcore", "bedrock-agentcore-control", "sts")),
-    *((f"before-call.{s}", _DISPATCHER.before_call) for s in ("s3vectors", "bedrock-agentcore", "sts")),
+    *((f"before-parameter-build.{s}", _DISPATCHER.stash_params) for s in (*_AUTHORIZED, "bedrock-agentcore-control")),
+    *((f"before-call.{s}", _DISPATCHER.before_call) for s in _AUTHORIZED),
     ("after-call.sts.AssumeRole", _DISPATCHER.after_assume_role),
     ("after-call.bedrock-agentcore-control.CreateMemory", _DISPATCHER.after_create_memory),
 ]

@@ -22,6 +22,8 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
+from runtime.testing.mesh_stacks import worker_roles
+
 REGION = "us-east-1"
 HOME = "111111111111"
 BILLING_ACCOUNT = "222222222222"
@@ -230,7 +232,6 @@ class Demo:
 
     @staticmethod
     def _environment(aws: Any, tmp: Path) -> str:
-        layout = aws.setup_mesh(dimension=256, index_prefix="tenant-")
         sqs = aws.client("sqs")
         workers = [
             {"name": "billing", "role_arn": f"arn:aws:iam::{BILLING_ACCOUNT}:role/mesh-worker-billing",
@@ -241,14 +242,9 @@ class Demo:
              "agent": {"type": "agentcore-runtime", "runtime_arn": SUPPORT_ARN}},
         ]
         (tmp / "workers.json").write_text(json.dumps(workers))
-        # The mesh state table: forget tombstones and jobs.
-        aws.client("dynamodb").create_table(
-            TableName="mesh-state", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}])
+        layout = aws.setup_mesh(dimension=256, index_prefix="tenant-", workers=worker_roles(workers))
         os.environ.update({
-            "MESH_STATE_TABLE": "mesh-state",
+            "MESH_STATE_TABLE": str(layout.state_table),  # the deployed state table: tombstones and jobs
             "MESH_REGION": REGION, "MESH_VECTOR_BUCKET": layout.bucket_name, "MESH_INDEX_PREFIX": "tenant-",
             "MESH_EMBEDDING_DIMENSION": "256", "MESH_EMBEDDING_MODEL_ID": "amazon.titan-embed-text-v2:0",
             "MESH_MEMORY_ID": layout.memory_id or "", "MESH_TVM_ROLE_ARN": layout.tvm_role_arn,

@@ -175,6 +175,14 @@ class FakeS3Vectors:
         with self._lock:
             return self._index_in(self._bucket_named(region or self.default_region, bucket), name)
 
+    def tags_of(self, arn: str, region: str) -> dict[str, str]:
+        """The tags of a bucket or index ARN; empty when it does not exist (IAM then sees no resource tags)."""
+        with self._lock:
+            try:
+                return dict(self._resource(arn, region).tags)
+            except ServiceError:
+                return {}
+
     def handle(self, operation: str, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         """Serve one call; returns the wire-form answer or raises ``ServiceError``."""
         handler = getattr(self, "_op_" + _snake(operation), None)
@@ -188,8 +196,8 @@ class FakeS3Vectors:
     def _now(self) -> _dt.datetime:
         seconds = self._clock() if self._clock else None
         if seconds is None:
-            return _dt.datetime.now(_dt.timezone.utc)
-        return _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
+            return _dt.datetime.now(_dt.UTC)
+        return _dt.datetime.fromtimestamp(seconds, _dt.UTC)
 
     def _buckets(self, region: str) -> dict[str, VectorBucket]:
         return self._regions.setdefault(region, {})

@@ -20,7 +20,29 @@ from tests.handlers.lambda_events import (
     FakeLambdaContext,
     workers_document,
 )
-from tests.runtime.conftest import aws, aws_credentials, mesh_env, tenant_index  # noqa: F401  (shared fixtures)
+from tests.runtime.conftest import (  # noqa: F401  (shared fixtures)
+    ACCOUNT_ID,
+    BUCKET,
+    DIMENSION,
+    INDEX_PREFIX,
+    REGION,
+    aws_credentials,
+    mesh_env,
+    tenant_index,
+)
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[Any]:
+    """The runtime tests' emulated mesh plus the workers file's access roles, synthesized by the constructs and
+    trusting the test's own credentials (the orchestrator runs with them)."""
+    from runtime.testing import emulated_aws
+    from runtime.testing.mesh_stacks import worker_roles
+
+    with emulated_aws(REGION, ACCOUNT_ID) as emulation:
+        emulation.setup_mesh(bucket_name=BUCKET, index_prefix=INDEX_PREFIX, dimension=DIMENSION,
+                             workers=worker_roles(workers_document()))
+        yield emulation
 
 
 @pytest.fixture
@@ -117,9 +139,8 @@ def mesh(orchestrator_env: dict[str, str], agents: Any, tenants: tuple[str, ...]
 
 @pytest.fixture
 def state_table(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The mesh state table (moto DynamoDB, ``pk``/``sk``) named in ``MESH_STATE_TABLE``."""
-    from tests.handlers.lifecycle_helpers import create_state_table
-
-    name = create_state_table(aws)
+    """The mesh state table the constructs deployed (``pk``/``sk``; the TVM may read its own tombstone there),
+    named in ``MESH_STATE_TABLE``."""
+    name = str(aws.mesh.state_table)
     monkeypatch.setenv("MESH_STATE_TABLE", name)
     return name

@@ -121,7 +121,7 @@ def test_a_fact_told_to_the_supervisor_is_recalled_by_a_worker_in_another_accoun
     assert answer["memories_used"] >= 1
 
     # The worker was reached through its account's access role, assumed for this tenant and user.
-    (assumed,) = mesh.aws.abac.assume_role_calls(BILLING_ROLE_ARN)
+    (assumed,) = mesh.aws.iam.assume_role_calls(BILLING_ROLE_ARN)
     actor = actor_of("alice")
     assert assumed.external_id == BILLING_EXTERNAL_ID
     assert assumed.source_identity == actor

@@ -1,4 +1,4 @@
-"""The orchestrator handler through its real code path: moto + the runtime's fakes + scripted agents, ABAC on."""
+"""The orchestrator handler through its real code path: moto + the runtime's fakes + scripted agents, IAM on."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def test_request_can_name_the_worker(mesh):
 def test_worker_access_role_is_assumed_with_external_id_source_identity_and_tags_then_cached(mesh):
     send("Question about billing, please.")
     send("Another billing question.", session="s2")
-    sessions = mesh.aws.abac.assume_role_calls(BILLING_ROLE_ARN)
+    sessions = mesh.aws.iam.assume_role_calls(BILLING_ROLE_ARN)
     assert len(sessions) == 1, "credentials are cached per (worker, tenant, actor)"
     (session,) = sessions
     actor = actor_of("alice")
@@ -146,7 +146,7 @@ def test_worker_access_role_is_assumed_with_external_id_source_identity_and_tags
     assert all(c.caller.role_arn == BILLING_ROLE_ARN for c in calls)
     # Another user of the same tenant gets their own worker session.
     send("A billing question from bob.", claims=claims_for("acme", "bob"))
-    assert len(mesh.aws.abac.assume_role_calls(BILLING_ROLE_ARN)) == 2
+    assert len(mesh.aws.iam.assume_role_calls(BILLING_ROLE_ARN)) == 2
 
 
 def test_agentcore_runtime_worker_gets_memory_in_the_payload(mesh):
@@ -295,7 +295,7 @@ def test_get_memories_lists_both_backends_for_the_caller_only(mesh):
 
 def test_get_memories_of_a_tenant_without_index_lists_agentcore_only(mesh):
     status, body = call(api_event("GET /memories", claims=claims_for("initech", "carol")))
-    assert status == 200 and body == {"memories": [], "count": 0}
+    assert status == 200 and body == {"memories": [], "count": 0, "next_cursor": None}
 
 
 # -- failures ---------------------------------------------------------------------------------------------
@@ -479,9 +479,9 @@ def test_supervisor_failure_is_502_without_internals(mesh, reply):
 
 
 def test_memory_service_failure_degrades_and_queues_the_turn(mesh):
-    # IAM allows no AgentCore call on this memory: recall degrades, the agents answer, the write is queued.
-    mesh.aws.abac.configure(bucket_name=mesh.aws.mesh.bucket_name, index_prefix="tenant-",
-                            tvm_role_arn=mesh.aws.mesh.tvm_role_arn, memory_ids=["other_memory-AbCdE12345"])
+    # The TVM deployed without its AgentCore statements: IAM allows no AgentCore call, recall degrades, the
+    # agents answer, the write is queued.
+    assert mesh.aws.iam.drop_statements(mesh.aws.mesh.tvm_role_arn, service="bedrock-agentcore")
     status, body = send("Hello")
     assert status == 200 and body["supervisor_response"] == "Noted, I will remember that."
     assert body["turn_recorded"] == "queued" and body["memories_used"] == 0
@@ -492,9 +492,8 @@ def test_memory_service_failure_degrades_and_queues_the_turn(mesh):
 
 
 def test_retrieval_failure_degrades_to_no_memories(mesh):
-    # IAM allows no S3 Vectors action: that backend fails, AgentCore still answers.
-    mesh.aws.abac.configure(bucket_name=mesh.aws.mesh.bucket_name, index_prefix="tenant-",
-                            tvm_role_arn=mesh.aws.mesh.tvm_role_arn, s3vectors_actions=())
+    # The TVM deployed without its S3 Vectors statements: that backend fails, AgentCore still answers.
+    assert mesh.aws.iam.drop_statements(mesh.aws.mesh.tvm_role_arn, service="s3vectors")
     status, body = send("Hello")
     assert status == 200 and body["memories_used"] == 0
 

@@ -153,7 +153,7 @@ def test_a_missing_bucket_fails_the_invocation_loudly(aws, env, monkeypatch):
 
 def test_retention_uses_the_functions_own_role(aws, env):
     retention.handler(scheduled_event(), FakeLambdaContext(900_000))
-    assert aws.abac.assume_role_calls() == []
+    assert aws.iam.assume_role_calls() == []
 
 
 def test_broken_configuration_raises_without_naming_values(aws, env, monkeypatch):

@@ -105,7 +105,7 @@ def test_summary_is_stored_once_and_a_redelivery_overwrites_it(aws, env, lambda_
 def test_stores_go_through_tenant_and_actor_scoped_credentials(aws, env, lambda_context):
     _say(aws, ALICE, "s-1", ("USER", "My favourite colour is green."))
     summarizer.handler({"Records": [_record(_job(ALICE, "s-1"))]}, lambda_context)
-    sessions = aws.abac.assume_role_calls(aws.mesh.tvm_role_arn)
+    sessions = aws.iam.assume_role_calls(aws.mesh.tvm_role_arn)
     assert sessions and {(s.tenant_id, s.actor_id) for s in sessions} == {("acme", "alice")}
 
 

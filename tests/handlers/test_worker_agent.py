@@ -100,7 +100,7 @@ def test_a_worker_adds_a_fact_the_supervisor_recalls_in_a_later_session(mesh, wo
     # Its credentials: the worker's own role assumed the memory home's TVM for this tenant and user.
     assert worker.broker.stats.sts_calls == 1
     vended = worker.broker.credentials("acme", actor_of("alice"))
-    session = mesh.aws.abac.session_for(vended.access_key_id)
+    session = mesh.aws.iam.session_for(vended.access_key_id)
     assert session.role_arn == mesh.aws.mesh.tvm_role_arn and session.source_identity == actor_of("alice")
     assert dict(session.tags) == {"TenantID": "acme", "ActorID": actor_of("alice")}
 

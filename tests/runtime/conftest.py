@@ -38,15 +38,18 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws(aws_credentials: None) -> Iterator[Any]:
+def aws(aws_credentials: None, request: pytest.FixtureRequest) -> Iterator[Any]:
     """An active ``EmulatedAws`` with the mesh laid out: vector bucket ``mesh-test-bucket`` (index prefix
     ``tenant-``, dimension 256, cosine, ``content`` non-filterable), an AgentCore memory with summary / fact /
-    preference strategies (``aws.mesh.memory_id``), and the ABAC simulator enforcing the TVM policy
-    (role ``aws.mesh.tvm_role_arn``)."""
+    preference strategies (``aws.mesh.memory_id``), the state table, and the token vending machine the constructs
+    synthesize (``user`` isolation, role ``aws.mesh.tvm_role_arn``, trusting the test's own credentials), whose
+    policies IAM evaluates for every call made with a session it vends."""
     from runtime.testing import emulated_aws
 
     with emulated_aws(REGION, ACCOUNT_ID) as emulation:
-        emulation.setup_mesh(bucket_name=BUCKET, index_prefix=INDEX_PREFIX, dimension=DIMENSION)
+        marker = request.node.get_closest_marker("isolation")
+        emulation.setup_mesh(bucket_name=BUCKET, index_prefix=INDEX_PREFIX, dimension=DIMENSION,
+                             isolation=marker.args[0] if marker else "user")
         yield emulation
 
 
@@ -84,15 +87,17 @@ def tenant_index(aws: Any) -> Callable[[str], str]:
 
 @pytest.fixture
 def tenant_client(aws: Any) -> Callable[..., Any]:
-    """A client on credentials vended like the TVM does (AssumeRole with TenantID[/ActorID] session tags)."""
+    """A client on credentials vended like the broker does (AssumeRole with TenantID[/ActorID] session tags and the
+    actor as SourceIdentity), by the test's own credentials, which the emulated TVM trusts."""
 
     def make(service_name: str, tenant_id: str, actor_id: str | None = None) -> Any:
         tags = [{"Key": "TenantID", "Value": tenant_id}]
         if actor_id is not None:
             tags.append({"Key": "ActorID", "Value": actor_id})
         sts = boto3.client("sts", region_name=REGION)
+        extra = {"SourceIdentity": actor_id} if actor_id is not None else {}
         credentials = sts.assume_role(
-            RoleArn=aws.mesh.tvm_role_arn, RoleSessionName=f"test-{tenant_id}", Tags=tags
+            RoleArn=aws.mesh.tvm_role_arn, RoleSessionName=f"test-{tenant_id}", Tags=tags, **extra
         )["Credentials"]
         session = boto3.session.Session(
             aws_access_key_id=credentials["AccessKeyId"],

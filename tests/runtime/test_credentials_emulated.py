@@ -1,4 +1,4 @@
-"""The credential broker against the emulation (ABAC on) with injected faults: isolation levels, shared clients,
+"""The credential broker against the emulation (IAM on the synthesized TVM) with injected faults: isolation levels, shared clients,
 stale credentials, the STS circuit breaker and its 503."""
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ def list_events(client, aws, actor: str, session: str = "s1"):
 
 
 def assumed(aws) -> list:
-    return aws.abac.assume_role_calls(aws.mesh.tvm_role_arn)
+    return aws.iam.assume_role_calls(aws.mesh.tvm_role_arn)
 
 
 # -- isolation levels --------------------------------------------------------------------------------
 
 
+@pytest.mark.isolation("tenant")
 def test_tenant_isolation_keys_and_tags_by_the_tenant_alone(aws):
     broker = make_broker(aws, isolation="tenant")
     for actor in ("alice1", "bob1", "carol1"):
@@ -228,6 +229,7 @@ def test_the_breakers_refusal_is_a_503_with_retry_after(aws):
     assert '"code":"ServiceUnavailable"' in response["body"]
 
 
+@pytest.mark.isolation("tenant")
 def test_the_breaker_closes_when_sts_recovers(aws):
     faults = Faults().attach(aws)
     faults.throttle("sts", "AssumeRole", times=8)

@@ -1,5 +1,5 @@
 """The in-process AWS emulation is faithful: botocore validates requests, the fakes enforce the services'
-limits with their error codes, answers match the botocore output model, ABAC denies what the TVM policy
+limits with their error codes, answers match the botocore output model, IAM denies what the synthesized TVM policy
 denies, and nothing is served once the context exits."""
 
 from __future__ import annotations
@@ -428,7 +428,7 @@ def test_every_s3vectors_answer_matches_the_output_model(aws, s3v, movies):
     assert index["metadataConfiguration"] == {"nonFilterableMetadataKeys": ["content"]}
     assert isinstance(index["creationTime"], dt.datetime)
     assert [v["key"] for v in calls["GetVectors"]["vectors"]] == ["m1", "m3"]
-    assert calls["GetVectorBucket"]["vectorBucket"]["encryptionConfiguration"] == {"sseType": "AES256"}
+    assert calls["GetVectorBucket"]["vectorBucket"]["encryptionConfiguration"]["sseType"] == "aws:kms"
 
 
 def test_tags_policy_and_index_lifecycle(aws, s3v, movies):
@@ -651,67 +651,83 @@ def test_memories_created_with_legacy_namespaces_extract_too(aws, agentcore):
     assert [r.namespace for r in aws.agentcore.records(memory_id)] == ["/kb/acme:alice/"]
 
 
-# -- ABAC ------------------------------------------------------------------------------------------------
+# -- IAM: the TVM the constructs synthesize, evaluated ---------------------------------------------------
 
 
-def test_tenant_credentials_reach_only_their_own_index(aws, tenant_client):
-    acme_index, globex_index = aws.mesh.index_name("acme", "alice"), aws.mesh.index_name("globex", "alice")
-    for name in (acme_index, globex_index):
-        aws.create_index(BUCKET, name, dimension=256)
-    index_arn = f"arn:aws:s3vectors:{REGION}:{aws.account_id}:bucket/{BUCKET}/index/"
-    acme = tenant_client("s3vectors", "acme")
-    own = {"vectorBucketName": BUCKET, "indexName": acme_index}
-    acme.put_vectors(**own, vectors=[{"key": "k", "data": {"float32": [1.0] * 256}}])
-    assert acme.query_vectors(**own, topK=1, queryVector={"float32": [1.0] * 256})["vectors"][0]["key"] == "k"
-    assert acme.get_index(indexArn=index_arn + acme_index)["index"]["indexName"] == acme_index
+def _user_index(tenant: str, actor: str) -> str:
+    from runtime.contract import memory
+
+    return memory.user_index_name("tenant-", tenant, actor)
+
+
+def test_tvm_sessions_reach_only_their_own_user_index(aws, tenant_client):
+    for tenant, actor in (("acme", "alice"), ("acme", "bob"), ("globex", "alice")):
+        aws.create_index(BUCKET, _user_index(tenant, actor), dimension=256,
+                         tags={"TenantID": tenant, "ActorID": actor})
+    alice = tenant_client("s3vectors", "acme", "alice")
+    own = {"vectorBucketName": BUCKET, "indexName": _user_index("acme", "alice")}
+    alice.put_vectors(**own, vectors=[{"key": "k", "data": {"float32": [1.0] * 256}}])
+    assert alice.query_vectors(**own, topK=1, queryVector={"float32": [1.0] * 256})["vectors"][0]["key"] == "k"
+    index_arn = f"arn:aws:s3vectors:{REGION}:{ACCOUNT_ID}:bucket/{BUCKET}/index/"
+    assert alice.get_index(indexArn=index_arn + own["indexName"])["index"]["indexName"] == own["indexName"]
+    # An index named like alice's but tagged for bob: the tag condition refuses it.
+    aws.create_index(BUCKET, "tenant-acme.mislabelled", dimension=256, tags={"TenantID": "acme", "ActorID": "bob"})
     denied = [
-        lambda: acme.list_vectors(vectorBucketName=BUCKET, indexName=globex_index),
-        lambda: acme.list_vectors(indexArn=index_arn + globex_index),
-        lambda: acme.list_vectors(vectorBucketName="other-bucket", indexName=acme_index),
-        lambda: acme.list_indexes(vectorBucketName=BUCKET),
-        lambda: acme.delete_index(**own),
-        lambda: acme.create_index(vectorBucketName=BUCKET, indexName="tenant-globex.aaaaaaaaaaaaa", dataType="float32",
-                                  dimension=3, distanceMetric="cosine"),
+        lambda: alice.list_vectors(vectorBucketName=BUCKET, indexName=_user_index("acme", "bob")),
+        lambda: alice.list_vectors(indexArn=index_arn + _user_index("globex", "alice")),
+        lambda: alice.list_vectors(vectorBucketName=BUCKET, indexName="tenant-acme.mislabelled"),
+        lambda: alice.list_vectors(vectorBucketName="other-bucket", indexName=own["indexName"]),
+        lambda: alice.list_indexes(vectorBucketName=BUCKET),
+        lambda: alice.delete_index(**own),
+        lambda: alice.create_index(vectorBucketName=BUCKET, indexName=_user_index("acme", "carol"),
+                                   dataType="float32", dimension=3, distanceMetric="cosine",
+                                   tags={"TenantID": "acme", "ActorID": "carol"}),
     ]
     for call in denied:
         with pytest.raises(ClientError, match="is not authorized to perform: s3vectors:") as excinfo:
             call()
         assert _error(excinfo) == ("AccessDeniedException", 403)
-    aws.abac.s3vectors_actions = aws.abac.s3vectors_actions - {"GetVectors"}
-    assert acme.query_vectors(**own, topK=1, queryVector={"float32": [1.0] * 256})["vectors"]
-    with pytest.raises(ClientError, match="s3vectors:GetVectors"):
-        acme.query_vectors(**own, topK=1, queryVector={"float32": [1.0] * 256}, filter={"actor": "a"})
-    with pytest.raises(ClientError, match="s3vectors:GetVectors"):
-        acme.list_vectors(**own, returnMetadata=True)
-    service_role = boto3.client("s3vectors", region_name=REGION)
-    assert service_role.list_vectors(vectorBucketName=BUCKET, indexName=globex_index)["vectors"] == []
-    aws.abac.disable()
-    assert acme.list_vectors(vectorBucketName=BUCKET, indexName=globex_index)["vectors"] == []
+    # The test's own credentials act as the account's administrator: not limited by the TVM's policy.
+    admin = boto3.client("s3vectors", region_name=REGION)
+    assert admin.list_vectors(vectorBucketName=BUCKET, indexName=_user_index("acme", "bob"))["vectors"] == []
+
+
+def test_a_session_creates_its_own_user_index_tagged_for_itself_only(aws, tenant_client):
+    alice = tenant_client("s3vectors", "acme", "alice")
+    params = {"vectorBucketName": BUCKET, "dataType": "float32", "dimension": 3, "distanceMetric": "cosine"}
+    alice.create_index(**params, indexName=_user_index("acme", "alice"), tags={"TenantID": "acme", "ActorID": "alice"})
+    for name, tags in ((_user_index("acme", "alice") + "x", None),
+                       (_user_index("acme", "bob"), {"TenantID": "acme", "ActorID": "bob"}),
+                       (_user_index("acme", "alice") + "y", {"TenantID": "acme", "ActorID": "alice", "Team": "x"})):
+        with pytest.raises(ClientError) as excinfo:
+            alice.create_index(**params, indexName=name, **({"tags": tags} if tags else {}))
+        assert _error(excinfo) == ("AccessDeniedException", 403)
 
 
 def test_agentcore_calls_are_scoped_by_tenant_and_actor(aws, tenant_client):
     memory_id = aws.mesh.memory_id
-    tenant_wide = tenant_client("bedrock-agentcore", "acme")
-    alice_only = tenant_client("bedrock-agentcore", "acme", "alice")
-    _event(tenant_wide, memory_id, "acme:bob", "s1", _turn("USER", "hello"))
-    _event(alice_only, memory_id, "acme:alice", "s1", _turn("USER", "hello"))
+    alice = tenant_client("bedrock-agentcore", "acme", "alice")
+    _event(alice, memory_id, "acme:alice", "s1", _turn("USER", "hello"))
     aws.agentcore.add_record(memory_id, "/facts/acme:alice/", "alice fact")
-    assert alice_only.retrieve_memory_records(
+    bob_record = aws.agentcore.add_record(memory_id, "/facts/acme:bob/", "bob fact")
+    assert alice.retrieve_memory_records(
         memoryId=memory_id, namespace="/facts/acme:alice/", searchCriteria={"searchQuery": "fact"}
     )["memoryRecordSummaries"]
-    assert tenant_wide.list_memory_records(memoryId=memory_id, namespacePath="/facts/acme:alice")
+    assert alice.list_memory_records(memoryId=memory_id, namespacePath="/facts/acme:alice/")
     denied = [
-        lambda: _event(tenant_wide, memory_id, "globex:bob", "s1", _turn("USER", "x")),
-        lambda: _event(alice_only, memory_id, "acme:bob", "s1", _turn("USER", "x")),
-        lambda: alice_only.list_events(memoryId=memory_id, actorId="acme:alicex", sessionId="s1"),
-        lambda: tenant_wide.retrieve_memory_records(memoryId=memory_id, namespace="/facts/globex:alice/",
-                                                    searchCriteria={"searchQuery": "x"}),
-        lambda: alice_only.list_memory_records(memoryId=memory_id, namespacePath="/facts/acme:al"),
-        lambda: tenant_wide.list_memory_records(memoryId=memory_id, namespacePath="/"),
-        lambda: tenant_wide.list_actors(memoryId=memory_id),
-        lambda: tenant_wide.get_memory_record(memoryId=memory_id, memoryRecordId="mem-" + "0" * 36),
-        lambda: tenant_wide.batch_delete_memory_records(
-            memoryId=memory_id, records=[{"memoryRecordId": "mem-" + "0" * 36, "namespace": "/facts/globex:a/"}]),
+        lambda: _event(alice, memory_id, "globex:alice", "s1", _turn("USER", "x")),
+        lambda: _event(alice, memory_id, "acme:bob", "s1", _turn("USER", "x")),
+        lambda: alice.list_events(memoryId=memory_id, actorId="acme:alicex", sessionId="s1"),
+        lambda: alice.retrieve_memory_records(memoryId=memory_id, namespace="/facts/globex:alice/",
+                                              searchCriteria={"searchQuery": "x"}),
+        lambda: alice.list_memory_records(memoryId=memory_id, namespacePath="/facts/acme:al"),
+        lambda: alice.list_memory_records(memoryId=memory_id, namespacePath="/facts/acme:bob/"),
+        lambda: alice.list_memory_records(memoryId=memory_id, namespacePath="/"),
+        lambda: alice.list_actors(memoryId=memory_id),
+        lambda: alice.get_memory_record(memoryId=memory_id, memoryRecordId=bob_record),
+        lambda: alice.delete_memory_record(memoryId=memory_id, memoryRecordId=bob_record),
+        lambda: alice.batch_delete_memory_records(
+            memoryId=memory_id, records=[{"memoryRecordId": bob_record, "namespace": "/facts/acme:bob/"}]),
     ]
     for call in denied:
         with pytest.raises(ClientError, match="bedrock-agentcore:") as excinfo:
@@ -722,20 +738,30 @@ def test_agentcore_calls_are_scoped_by_tenant_and_actor(aws, tenant_client):
 def test_tvm_trust_policy_and_recorded_sessions(aws):
     sts = boto3.client("sts", region_name=REGION)
     role = aws.mesh.tvm_role_arn
-    for tags in ([], [{"Key": "TenantID", "Value": "acme"}, {"Key": "Team", "Value": "x"}]):
-        with pytest.raises(ClientError, match="sts:TagSession") as excinfo:
-            sts.assume_role(RoleArn=role, RoleSessionName="nope", Tags=tags)
+    refused = (
+        {"Tags": []},
+        {"Tags": [{"Key": "TenantID", "Value": "acme"}]},
+        {"Tags": [{"Key": "TenantID", "Value": "acme"}, {"Key": "ActorID", "Value": "alice"}]},
+        {"Tags": [{"Key": "TenantID", "Value": "acme"}, {"Key": "ActorID", "Value": "alice"},
+                  {"Key": "Team", "Value": "x"}], "SourceIdentity": "alice"},
+        {"Tags": [{"Key": "TenantID", "Value": "acme"}, {"Key": "ActorID", "Value": "alice"}],
+         "SourceIdentity": "bob"},
+    )
+    for params in refused:
+        with pytest.raises(ClientError, match="sts:") as excinfo:
+            sts.assume_role(RoleArn=role, RoleSessionName="nope", **params)
         assert _error(excinfo) == ("AccessDenied", 403)
     vended = sts.assume_role(
-        RoleArn=role, RoleSessionName="orchestrator", SourceIdentity="actor-hash",
+        RoleArn=role, RoleSessionName="orchestrator", SourceIdentity="alice",
         Tags=[{"Key": "TenantID", "Value": "acme"}, {"Key": "ActorID", "Value": "alice"}],
     )["Credentials"]
-    sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/worker-access", RoleSessionName="untagged")
-    [session] = aws.abac.assume_role_calls(role)
+    with pytest.raises(ClientError, match="not deployed"):
+        sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/worker-access", RoleSessionName="untagged")
+    [session] = aws.iam.assume_role_calls(role)
     assert session.access_key_id == vended["AccessKeyId"]
-    assert (session.tenant_id, session.actor_id, session.source_identity) == ("acme", "alice", "actor-hash")
-    assert aws.abac.session_for(vended["AccessKeyId"]) == session
-    assert len(aws.abac.sessions) == 2 and aws.call_count("sts", "AssumeRole") == 4
+    assert (session.tenant_id, session.actor_id, session.source_identity) == ("acme", "alice", "alice")
+    assert aws.iam.session_for(vended["AccessKeyId"]) == session
+    assert len(aws.iam.sessions) == 1 and aws.call_count("sts", "AssumeRole") == 7
 
 
 def test_sts_limits_the_service_enforces(aws):
@@ -801,11 +827,11 @@ def test_concurrent_tenants_are_served_consistently(aws, tenant_client):
     tenants = [f"t{n}" for n in range(6)]
     clients = {}
     for tenant in tenants:
-        aws.create_index(BUCKET, aws.mesh.index_name(tenant, "alice"), dimension=256)
-        clients[tenant] = tenant_client("s3vectors", tenant)
+        aws.create_index(BUCKET, _user_index(tenant, "uu"), dimension=256, tags={"TenantID": tenant, "ActorID": "uu"})
+        clients[tenant] = tenant_client("s3vectors", tenant, "uu")
 
     def work(tenant: str) -> list[str]:
-        target = {"vectorBucketName": BUCKET, "indexName": aws.mesh.index_name(tenant, "alice")}
+        target = {"vectorBucketName": BUCKET, "indexName": _user_index(tenant, "uu")}
         client = clients[tenant]
         for n in range(10):
             vector = [0.0] * 256

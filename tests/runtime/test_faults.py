@@ -127,6 +127,7 @@ def test_expired_access_keys_are_refused_as_expired_tokens(aws, tenant_client, f
     assert list_events(other, aws)["events"] == []
 
 
+@pytest.mark.isolation("tenant")
 def test_sts_throttling_comes_back_through_botocore(aws, faults):
     faults.throttle("sts", "AssumeRole", times=1)
     sts = boto3.client("sts", region_name=REGION, config=Config(retries={"mode": "standard", "total_max_attempts": 2}))

@@ -250,3 +250,61 @@ def test_empty_records_render_nothing() -> None:
     assert render_memory_block([]) == ""
     with pytest.raises(InvalidInputError, match="budget_bytes"):
         render_memory_block([], budget_bytes=-1)
+
+
+# -- relevance: minimum score, recency, per-kind caps ---------------------------------------------------------
+
+
+DAY = 24 * 3600
+NOW_S = 1_700_000_000
+
+
+def _relevance(**options):
+    from runtime.retriever import Relevance
+
+    return Relevance(clock=lambda: NOW_S, **options)
+
+
+def test_memories_below_the_minimum_score_are_dropped() -> None:
+    records = [_record("strong", "v", 0.8), _record("weak", "v", 0.19), _record("none", "v", None)]
+    backend = _ScriptedBackend("v", records)
+    retriever = MemoryRetriever([backend], relevance=_relevance(min_score=0.2))
+    assert [r.content for r in retriever.retrieve(QUERY)] == ["strong"]
+    # A call may set its own minimum.
+    loose = retriever.retrieve_result(QUERY, min_score=0.0).records
+    assert [r.content for r in loose] == ["strong", "weak", "none"]
+
+
+def test_newer_memories_win_among_close_scores_only() -> None:
+    old_close = _record("old close", "v", 0.80, stored_at=NOW_S - 90 * DAY)
+    new_close = _record("new close", "v", 0.75, stored_at=NOW_S - DAY)
+    old_far = _record("old far", "v", 0.90, stored_at=NOW_S - 365 * DAY)
+    retriever = MemoryRetriever([_ScriptedBackend("v", [old_close, new_close, old_far])],
+                                relevance=_relevance(half_life_s=30 * DAY, recency_weight=0.2))
+    ranked = retriever.retrieve(QUERY)
+    assert [r.content for r in ranked] == ["new close", "old far", "old close"]
+    # The documented formula: score * (1 - w + w * 0.5 ** (age / half_life)).
+    assert ranked[0].score == pytest.approx(0.75 * (0.8 + 0.2 * 0.5 ** (1 / 30)))
+    assert ranked[2].score == pytest.approx(0.80 * (0.8 + 0.2 * 0.5 ** 3))
+    # Without recency, plain score order.
+    plain = MemoryRetriever([_ScriptedBackend("v", [old_close, new_close, old_far])])
+    assert [r.content for r in plain.retrieve(QUERY)] == ["old far", "old close", "new close"]
+
+
+def test_per_kind_caps_leave_room_for_other_kinds() -> None:
+    summaries = [_record(f"summary {i}", "v", 0.9 - i / 100, kind="summary") for i in range(5)]
+    facts = [_record(f"fact {i}", "v", 0.5 - i / 100, kind="fact") for i in range(5)]
+    retriever = MemoryRetriever([_ScriptedBackend("v", summaries + facts)],
+                                relevance=_relevance(per_kind={"summary": 2}))
+    assert [r.content for r in retriever.retrieve(QUERY)] == ["summary 0", "summary 1", "fact 0", "fact 1", "fact 2"]
+    capped = MemoryRetriever([_ScriptedBackend("v", summaries + facts)], relevance=_relevance(per_kind=1))
+    assert [r.content for r in capped.retrieve(QUERY)] == ["summary 0", "fact 0"]
+
+
+@pytest.mark.parametrize("options, field", [
+    ({"min_score": 1.5}, "min_score"), ({"recency_weight": -0.1}, "recency_weight"),
+    ({"half_life_s": 0}, "half_life_s"), ({"per_kind": {"fact": 0}}, "per_kind"), ({"per_kind": True}, "per_kind"),
+])
+def test_relevance_settings_are_validated(options, field) -> None:
+    with pytest.raises(InvalidInputError, match=field):
+        _relevance(**options)

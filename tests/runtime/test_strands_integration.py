@@ -37,6 +37,7 @@ from runtime.integrations import (
 from runtime.records import MemoryQuery, MemoryRecord
 from runtime.rendering import render_memory_block
 from runtime.stores import LocalMemoryStore, summary_key
+from runtime.stores.consolidation import ConsolidationPolicy, ConverseJudge
 from runtime.summarizer import SUMMARY_SYSTEM_PROMPT, SummaryJob, parse_summary_job
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:bedrock_agentcore.*")
@@ -406,7 +407,7 @@ def test_end_session_without_an_agent_call(store, sqs):
 
 @pytest.fixture
 def mesh(aws, tenant_index):
-    """The emulated memory home (conftest ``aws``: ABAC on) with two tenant indexes, and a TVM broker."""
+    """The emulated memory home (conftest ``aws``: IAM on the synthesized TVM) with two tenant indexes, and a TVM broker."""
     from runtime.credentials import TenantCredentialBroker
 
     for tenant in ("acme", "globex"):
@@ -540,29 +541,8 @@ def test_from_settings_wires_vectors_agentcore_and_the_summary_queue(mesh):
 # -- editing one memory, consolidation ---------------------------------------------------------------
 
 
-class _EditableStore(LocalMemoryStore):
-    """The local store with the one-memory edit API the stores gain (update_memory / delete_memory), for the tools."""
-
-    def update_memory(self, identity: Identity, key: str, content: str) -> str:
-        (record,) = [r for r in self.list_actor(identity.tenant_id, identity.actor_id) if r.key == key]
-        from runtime.stores import MemoryDraft
-
-        draft = MemoryDraft(content, kind=record.kind, agent=record.agent, session_id=record.session_id)
-        return self._put(identity, [draft], keys=[key])[0]
-
-    def delete_memory(self, identity: Identity, key: str) -> bool:
-        table = self._table(identity.tenant_id, create=False)
-        if table is None:
-            return False
-        with table.lock:
-            row = table.row_of.get(key)
-            if row is None or table.rows[row].metadata["actor"] != identity.actor_id:
-                return False
-            return table.remove(key)
-
-
 def test_update_and_delete_tools_act_for_the_requests_identity_only():
-    store = _EditableStore(LocalHashEmbedder(256), clock=lambda: NOW)
+    store = LocalMemoryStore(LocalHashEmbedder(256), clock=lambda: NOW)
     alice, globex_alice = Identity("acme", "alice"), Identity("globex", "alice")
     old = store.put_memory(alice, "I live in Lisbon", kind="fact")
     theirs = store.put_memory(globex_alice, "I live in Oslo", kind="fact")
@@ -592,19 +572,81 @@ def test_update_and_delete_tools_act_for_the_requests_identity_only():
     assert store.list_actor("acme", "alice") == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "consolidation (put_memory -> WriteResult created/duplicate/updated/superseded) lands with the lifecycle "
-    "branch's stores; today a contradicting fact and a duplicate are stored as new memories"))
-def test_contradicting_memory_supersedes_and_duplicates_collapse():
-    store = LocalMemoryStore(LocalHashEmbedder(256), clock=lambda: NOW)
+def test_find_memories_tool_filters_by_kind_agent_and_time_for_the_requests_identity():
+    clock = [NOW - 7200]
+    store = LocalMemoryStore(LocalHashEmbedder(256), clock=lambda: clock[0])
+    alice = Identity("acme", "alice")
+    store.put_memory(alice, "Alice flies to Oslo in May", kind="fact", agent="travel")
+    clock[0] = NOW
+    store.put_memory(alice, "Alice prefers flying in the morning", kind="preference", agent="planner")
+    store.put_memory(Identity("acme", "bob"), "Bob flies to Rome", kind="fact", agent="travel")
+    asked: list[dict] = []
+
+    def script(request: ModelRequest):
+        if request.has_tool_result:
+            asked.append(json.loads(request.messages[-1]["content"][0]["toolResult"]["content"][0]["text"]))
+            return "Done."
+        return ToolCall("find_memories", json.loads(request.last_user_texts[0]))
+
+    memory = MeshMemory.local(store, agent_name="planner", edit_tools=True, inject=False)
+    agent = _agent(memory, ScriptedModel(script))
+    spec = next(s for s in agent.tool_registry.get_all_tool_specs() if s["name"] == "find_memories")
+    assert set(spec["inputSchema"]["json"]["properties"]) == {"query", "kinds", "by_agent", "after", "before",
+                                                              "max_results"}  # no identity for the model
+    for filters in ({"query": "flying"}, {"query": "flying", "kinds": ["fact"]},
+                    {"query": "flying", "by_agent": "planner"}, {"query": "flying", "after": NOW - 60}):
+        agent(json.dumps(filters), invocation_state=memory_request(alice, "s-1"))
+    contents = [sorted(m["content"] for m in answer["memories"]) for answer in asked]
+    assert contents == [
+        ["Alice flies to Oslo in May", "Alice prefers flying in the morning"],
+        ["Alice flies to Oslo in May"],
+        ["Alice prefers flying in the morning"],
+        ["Alice prefers flying in the morning"],
+    ]
+    assert all(m["key"].startswith("mem-") for answer in asked for m in answer["memories"])
+
+
+@pytest.mark.parametrize("backend", ["s3vectors", "local"])
+def test_contradicting_memory_supersedes_and_duplicates_collapse(mesh, backend):
+    """Tea three times, then coffee: one current preference (coffee) is injected; tea is history only.
+
+    Over S3 Vectors (emulated, TVM credentials) and the local store; the consolidation judge is a Converse model
+    served by the emulation's scripted judge."""
+    from runtime.testing.agents_fake import scripted_agents
+
+    aws, layout, broker = mesh
+    judge = ConverseJudge(boto3.client("bedrock-runtime", region_name=REGION), "amazon.nova-lite-v1:0")
+    policy = ConsolidationPolicy(judge=judge)
+    if backend == "local":
+        store = LocalMemoryStore(LocalHashEmbedder(256), clock=lambda: NOW, consolidation=policy)
+    else:
+        store = _vectors(layout, broker)
+        store.consolidation = policy
+    with scripted_agents(aws) as agents:
+        _tea_then_coffee(agents, store)
+
+
+def _tea_then_coffee(agents, store):
     alice = Identity("acme", "alice")
     model = ScriptedModel(_remembering_script)
-    agent = _agent(MeshMemory.local(store, agent_name="planner"), model)
-    for fact in ("I live in Lisbon", "I live in Porto", "I live in Porto"):
-        agent(f"remember: {fact}", invocation_state=memory_request(alice, "s-1"))
+    memory = MeshMemory([S3VectorsStrandsStore(store, default_kind="preference")], agent_name="planner")
+    agent = _agent(memory, model)
+    for said in ("Alice prefers tea", "Alice prefers tea", "alice  prefers TEA",
+                 "Alice now prefers coffee, she quit tea"):
+        agent(f"remember: {said}", invocation_state=memory_request(alice, "s-1"))
 
-    current = [r.content for r in store.search(MemoryQuery("acme", "alice", "where do I live", top_k=10))]
-    assert current == ["I live in Porto"]  # Lisbon superseded, the duplicate collapsed
-    agent("Where do I live?", invocation_state=memory_request(alice, "s-2"))
+    everything = store.list_actor("acme", "alice")
+    assert len(everything) == 2  # the duplicates collapsed into the first write
+    (tea,) = [r for r in everything if "tea" in r.content and "coffee" not in r.content]
+    (coffee,) = [r for r in everything if "coffee" in r.content]
+    assert (tea.state, tea.superseded_by) == ("superseded", coffee.key)
+    assert (coffee.state, coffee.supersedes) == ("current", (tea.key,))
+    current = store.search(MemoryQuery("acme", "alice", "what does Alice prefer to drink", top_k=10))
+    assert [r.content for r in current] == ["Alice now prefers coffee, she quit tea"]
+
+    agent("What does Alice prefer to drink?", invocation_state=memory_request(alice, "s-2"))
     injected = "".join(_memory_texts(model.requests[-1]))
-    assert "Porto" in injected and "Lisbon" not in injected
+    assert injected.count("<memory ") == 1 and "coffee" in injected
+    assert "Alice prefers tea" not in injected
+    judged = [c for c in agents.converse_calls if c["modelId"] == "amazon.nova-lite-v1:0"]
+    assert len(judged) == 1  # exact duplicates never reach the judge; the change of value does

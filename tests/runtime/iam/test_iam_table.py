@@ -216,8 +216,8 @@ def test_dynamodb_query_and_transactions() -> None:
 
 
 def test_unknown_operation_fails_loudly() -> None:
-    with pytest.raises(UnknownOperation, match="s3vectors:UpdateIndexMode") as raised:
-        request_context("s3vectors", "UpdateIndexMode", {})
+    with pytest.raises(UnknownOperation, match="s3vectors:UpdateMetadataConfiguration") as raised:
+        request_context("s3vectors", "UpdateMetadataConfiguration", {})
     assert isinstance(raised.value, KeyError)
 
 
