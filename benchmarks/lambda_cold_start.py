@@ -109,6 +109,9 @@ class CannedBotocore:
         self.sequenced = False
         self.missing: list[Any] = []
         self._ok: Any = None
+        import threading as _threading
+
+        self._local = _threading.local()
 
     def install(self, builtin_handlers: list[Any]) -> None:
         """Append the handlers to botocore's BUILTIN_HANDLERS: every session created afterwards carries them."""
@@ -137,9 +140,15 @@ class CannedBotocore:
     def stash(self, params: Any, context: Any, **_: Any) -> None:
         if self.active or self.capturing is not None:
             context[self.PARAMS] = params
+        if self.capturing is not None:
+            self._local.depth = getattr(self._local, "depth", 0) + 1
 
     def capture(self, model: Any, parsed: Any, context: Any, **_: Any) -> None:
         if self.capturing is None:
+            return
+        depth = getattr(self._local, "depth", 1)
+        self._local.depth = max(0, depth - 1)
+        if depth > 1:  # a call the emulation made itself while serving the function's call: not the function's
             return
         import copy as _copy
 
@@ -464,14 +473,13 @@ SCENARIOS: dict[str, Callable[[Any], dict[str, Any]]] = {
 def _emulated_resources(aws: Any, workdir: Path) -> dict[str, str]:
     """The values of the environment variables that name resources, pointing at the emulation."""
     from tests.handlers.lambda_events import workers_document
-    from tests.handlers.lifecycle_helpers import create_state_table
 
     sqs = aws.client("sqs")
     (workdir / "workers.json").write_text(json.dumps(workers_document()))
     (workdir / "tenants.json").write_text(json.dumps(["acme", "globex"]))
     return {
         "MESH_REGION": REGION, "MESH_VECTOR_BUCKET": aws.mesh.bucket_name, "MESH_MEMORY_ID": aws.mesh.memory_id,
-        "MESH_TVM_ROLE_ARN": aws.mesh.tvm_role_arn, "MESH_STATE_TABLE": create_state_table(aws),
+        "MESH_TVM_ROLE_ARN": aws.mesh.tvm_role_arn, "MESH_STATE_TABLE": str(aws.mesh.state_table),
         "MESH_SUMMARY_QUEUE_URL": sqs.create_queue(QueueName="mesh-summaries")["QueueUrl"],
         "MESH_LIFECYCLE_QUEUE_URL": sqs.create_queue(QueueName="mesh-lifecycle")["QueueUrl"],
         "MESH_WORKERS_FILE": str(workdir / "workers.json"), "MESH_TENANTS_FILE": str(workdir / "tenants.json"),
@@ -513,7 +521,8 @@ def record_invocation(name: str, function: dict[str, Any], workdir: Path, canned
     synthesized = function["environment"]
     with emulated_aws(REGION, ACCOUNT_ID) as aws, scripted_agents(aws) as agents:
         aws.setup_mesh(dimension=int(synthesized.get("MESH_EMBEDDING_DIMENSION", "1024")),
-                       index_prefix=synthesized.get("MESH_INDEX_PREFIX", "tenant-"))
+                       index_prefix=synthesized.get("MESH_INDEX_PREFIX", "tenant-"),
+                       isolation=synthesized.get("MESH_ISOLATION", "user"))
         agents.bedrock_agent(SUPERVISOR_AGENT_ID, SUPERVISOR_ALIAS_ID, supervisor_script)
         env, unresolved = function_environment(synthesized, _emulated_resources(aws, folder))
         saved = {key: os.environ.get(key) for key in env}
@@ -540,6 +549,9 @@ def record_invocation(name: str, function: dict[str, Any], workdir: Path, canned
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+    done = outcome(response)
+    if done.get("batchItemFailures", 0) or not 200 <= done.get("statusCode", 200) < 300:
+        raise SystemExit(f"the representative {name} invocation failed over the emulation: {response}")
     (folder / "answers.pickle").write_bytes(pickle.dumps(answers))
     (folder / "event.json").write_text(json.dumps(event))
     return {"folder": str(folder), "env": env, "unresolved_env": unresolved, "outcome": outcome(response),
