@@ -137,8 +137,8 @@ def current_access_key() -> str | None:
     return None if frozen is None else str(frozen.access_key)
 
 
-def _reset_for_tests() -> None:
-    """Forget the shared session and clients (a test that must see a fresh container)."""
+def reset() -> None:
+    """Forget the shared session and clients, as a new container starts (tests switching the default role)."""
     global _session
     with _clients_lock:
         _clients.clear()

@@ -436,8 +436,12 @@ class TenantCredentialBroker:
             return True
         if code not in _ACCESS_DENIED_CODES:
             return False
-        # A revoked session answers AccessDenied too; a real denial would then cost an AssumeRole per call,
-        # so a slot re-vends for AccessDenied at most once per interval.
+        # IAM's "revoke active sessions" is an explicit deny on sessions issued before it (aws:TokenIssueTime),
+        # and AWS names an explicit deny in the message; "no policy allows" is an answer, not a stale session
+        # (e.g. a user index that does not exist yet has no tags to match). Still at most once per interval.
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if "explicit deny" not in message:
+            return False
         with self._lock:
             now = self._clock()
             if now - entry.denied_at < self._denied_interval:

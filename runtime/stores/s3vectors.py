@@ -180,8 +180,9 @@ class S3VectorsMemoryStore(DraftWriter):
                 returnMetadata=True,
                 returnDistance=True,
             )
-        except _IndexMissing:
-            return []  # the user's first memory: nothing to consolidate with
+        except (_IndexMissing, AccessDeniedError):
+            # The user's first memory (IAM refuses a missing index too: no tags to match): nothing to consolidate.
+            return []
         metric = response.get("distanceMetric", "cosine")
         return [
             neighbour_of(item["key"], similarity_from_distance(item.get("distance"), metric), item["metadata"])
@@ -207,8 +208,8 @@ class S3VectorsMemoryStore(DraftWriter):
                     returnData=True,
                     returnMetadata=True,
                 )
-            except _IndexMissing:
-                return []  # no index: the user has no memories
+            except (_IndexMissing, AccessDeniedError):
+                return []  # no index (IAM refuses a missing one like another user's): the user has no memories
             for item in response.get("vectors", []):
                 metadata = item.get("metadata") or {}
                 if metadata.get("actor") == actor_id:
@@ -303,10 +304,10 @@ class S3VectorsMemoryStore(DraftWriter):
         client = self._client(tenant_id, actor_id)
         try:
             page = self._call(client.list_vectors, "ListVectors", tenant_id, actor_id, **request)
-        except _IndexMissing:
+        except (_IndexMissing, AccessDeniedError):
             if token:
                 raise
-            return [], None  # no index yet: the user has no vector memories
+            return [], None  # no index yet (refused like another user's by IAM): the user has no vector memories
         records = [
             record_from_metadata(item["key"], item.get("metadata") or {}, tenant_id=tenant_id, source=self.name,
                                  score=None)

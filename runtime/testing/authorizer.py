@@ -24,6 +24,7 @@ from runtime.testing._model import ServiceError
 from runtime.testing.iam import (
     Decision,
     Principal,
+    Reason,
     Request,
     ResourcePolicyKind,
     authorization_checks,
@@ -80,6 +81,8 @@ class VendedSession:
     external_id: str | None = None
     duration_seconds: int | None = None
     caller_arn: str | None = None
+    #: When STS issued it (``aws:TokenIssueTime``, ISO 8601 UTC).
+    issued_at: str = ""
 
     def tag(self, key: str) -> str | None:
         """A session tag's value; IAM compares tag keys case-insensitively."""
@@ -196,6 +199,14 @@ class IamAuthorizer:
         with self._lock:
             return list(self._calls)
 
+    def revoke_older_sessions(self, role_arn: str) -> None:
+        """What IAM's "Revoke active sessions" does: an inline explicit deny of every action for sessions of the
+        role issued before now (``DateLessThan aws:TokenIssueTime``)."""
+        cutoff = _now_iso(later_s=0.001)
+        self.roles[role_arn].policies.append({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}]})
+
     def assume_role_calls(self, role_arn: str | None = None) -> list[VendedSession]:
         """AssumeRole calls, optionally only those on one role."""
         return [s for s in self.sessions if role_arn in (None, s.role_arn)]
@@ -221,6 +232,7 @@ class IamAuthorizer:
             external_id=params.get("ExternalId"),
             duration_seconds=params.get("DurationSeconds"),
             caller_arn=caller.principal.arn if caller else None,
+            issued_at=_now_iso(),
         )
         with self._lock:
             self._sessions[key] = session
@@ -249,6 +261,8 @@ class IamAuthorizer:
             context[f"aws:PrincipalTag/{name}"] = value
         if session.source_identity is not None:
             context["aws:SourceIdentity"] = session.source_identity
+        if session.issued_at:
+            context["aws:TokenIssueTime"] = session.issued_at
         principal = Principal(arn=session.principal_arn, role_arn=session.role_arn)
         return _Caller(principal, list(role.policies) if role else [], context)
 
@@ -297,8 +311,9 @@ class IamAuthorizer:
         checks = authorization_checks(service, operation, params, resource_tags=tags, stored=stored,
                                       region=region, account=account, partition=self.partition)
         for check in checks:
-            if not self.decide(caller, service, check.action, check.resource, check.context, region).allowed:
-                raise self._denied(service, caller, check.action, check.resource)
+            decision = self.decide(caller, service, check.action, check.resource, check.context, region)
+            if not decision.allowed:
+                raise self._denied(service, caller, check.action, check.resource, _why(decision, check.action))
         if checks and service in _VIA_SERVICES:
             self._authorize_key(caller, service, operation, checks[0].resource, region, account)
 
@@ -320,8 +335,9 @@ class IamAuthorizer:
                                       account=account, partition=self.partition,
                                       via_service=f"{service}.{region}.amazonaws.com")
         for check in checks:
-            if not self.decide(caller, "kms", check.action, check.resource, check.context, region).allowed:
-                raise self._denied(service, caller, check.action, check.resource)
+            decision = self.decide(caller, "kms", check.action, check.resource, check.context, region)
+            if not decision.allowed:
+                raise self._denied(service, caller, check.action, check.resource, _why(decision, check.action))
 
     def check_trust(self, role_arn: str, service_principal: str) -> None:
         """A service (``lambda.amazonaws.com``) assuming a role: its trust policy must allow it. A role the
@@ -340,8 +356,24 @@ class IamAuthorizer:
     def _denied(self, service: str, caller: _Caller, action: str, resource: str, why: str = "") -> ServiceError:
         code, status = _DENIED.get(service, ("AccessDeniedException", 403))
         reason = why or f"no policy allows the {action} action"
+        joiner = " " if reason.startswith("with ") else " because "
         return ServiceError(code, f"User: {caller.principal.arn} is not authorized to perform: {action} on resource: "
-                                  f"{resource} because {reason}", status=status)
+                                  f"{resource}{joiner}{reason}", status=status)
+
+
+def _now_iso(later_s: float = 0.0) -> str:
+    """UTC now (plus ``later_s``) in ISO 8601 with milliseconds, the form of ``aws:TokenIssueTime``."""
+    import datetime
+
+    moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=later_s)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _why(decision: Any, action: str) -> str:
+    """The reason clause of AWS's AccessDenied message (an explicit deny is named as such)."""
+    if decision.reason == Reason.EXPLICIT_DENY:
+        return "with an explicit deny in an identity-based policy"
+    return f"no identity-based policy allows the {action} action"
 
 
 def _encryption_context(service: str, resource: str) -> dict[str, str]:

@@ -219,6 +219,10 @@ class EmulatedAws:
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
         monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+        # A new container: the runtime's one botocore session resolves these credentials afresh.
+        from runtime import aws_clients
+
+        aws_clients.reset()
 
     def stored_vectors(self, tenant_id: str, actor_id: str | None = None) -> dict[str, Any]:
         """The vectors stored for one user (or every user of a tenant), by key, straight from the fake's state."""

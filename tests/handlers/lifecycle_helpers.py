@@ -5,24 +5,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from runtime.contract import memory, state
+from runtime.contract import memory
 from runtime.credentials import TenantCredentialBroker
 from runtime.identity import Identity
 from runtime.stores.agentcore import AgentCoreMemoryBackend
 
-STATE_TABLE = "mesh-state"
 INDEX_PREFIX = "tenant-"
 DIMENSION = 256
-
-
-def create_state_table(aws: Any, name: str = STATE_TABLE) -> str:
-    aws.client("dynamodb").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": state.PARTITION_KEY, "KeyType": "HASH"},
-                   {"AttributeName": state.SORT_KEY, "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": state.PARTITION_KEY, "AttributeType": "S"},
-                              {"AttributeName": state.SORT_KEY, "AttributeType": "S"}])
-    return name
 
 
 def user_index(aws: Any, identity: Identity) -> str:

@@ -133,7 +133,7 @@ def test_a_run_stops_at_its_deadline_and_the_next_invocation_continues_it(aws, e
 
     first = retention.handler(scheduled_event(), TickingContext(int(retention.RESERVE_S * 1000) + 1_000, 300))
     assert first["complete"] is False and 0 < first["indexes_swept"] < 5
-    cursor = StateTable(aws.client("dynamodb"), "mesh-state").get_cursor()
+    cursor = StateTable(aws.client("dynamodb"), str(aws.mesh.state_table)).get_cursor()
     assert cursor is not None and cursor["complete"] is False
 
     later = None

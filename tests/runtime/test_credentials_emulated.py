@@ -141,24 +141,34 @@ def test_expired_cached_credentials_are_revended_once_and_the_call_succeeds(aws)
 def test_a_revoked_session_access_denied_is_revended_once(aws):
     broker = make_broker(aws)
     client = broker.client("bedrock-agentcore", "acme", "alice1")
-    old = broker.credentials("acme", "alice1")
-    faults = Faults().attach(aws)  # stands in for IAM refusing sessions issued before a revocation
-    revoked = faults.server_error("bedrock-agentcore", code="AccessDeniedException", status=403)
-    revoked.access_keys = frozenset({old.access_key_id})
     assert list_events(client, aws, "alice1")["events"] == []
+    time.sleep(0.01)
+    aws.iam.revoke_older_sessions(aws.mesh.tvm_role_arn)  # IAM's "Revoke active sessions" on the TVM role
+    time.sleep(0.01)
+    assert list_events(client, aws, "alice1")["events"] == []  # denied (explicit deny), re-vended, served
     assert broker.stats.revends == 1 and broker.stats.sts_calls == 2
+
+
+def test_a_denial_that_no_policy_allows_is_not_revended(aws):
+    broker = make_broker(aws)
+    client = broker.client("bedrock-agentcore", "acme", "alice1")
+    assert list_events(client, aws, "alice1")["events"] == []
+    for _ in range(3):
+        with pytest.raises(ClientError, match="no identity-based policy allows"):
+            list_events(client, aws, "bob1")  # another user's events: an answer, not a stale session
+    assert broker.stats.revends == 0 and broker.stats.sts_calls == 1
 
 
 def test_access_denied_on_fresh_credentials_is_the_answer(aws):
     broker = make_broker(aws)
     client = broker.client("bedrock-agentcore", "acme", "alice1")
     with pytest.raises(ClientError):
-        list_events(client, aws, "bob1")  # the first call: cached credentials, denied -> one re-vend
+        list_events(client, aws, "bob1")  # the first call vends, and its denial is the answer
     with pytest.raises(ClientError):
-        list_events(client, aws, "bob1")  # within the interval: no further vend
+        list_events(client, aws, "bob1")  # cached credentials, but no explicit deny: no further vend
     with pytest.raises(ClientError):
         list_events(client, aws, "bob1")
-    assert broker.stats.sts_calls == 2
+    assert broker.stats.sts_calls == 1
 
 
 def test_credentials_that_stay_expired_are_revended_only_once_per_call(aws):
