@@ -325,6 +325,7 @@ print(json.dumps({"first_invocation_s": _t1 - _t0, "status": answer.get("statusC
 #: The baseline: the same AWS calls with plain boto3, one after the other, no framework, no threads.
 _PLAIN_HANDLER = r'''
 """A plain-boto3 handoff handler: the same calls as the mesh's orchestrator, written the obvious way."""
+import base64
 import hashlib
 import json
 import os
@@ -351,7 +352,11 @@ def handler(event, context):
                                   body=json.dumps({"inputText": message, "dimensions": 256}))
     vector = json.loads(answer["body"].read())["embedding"]
     vectors = scoped.client("s3vectors")
-    found = vectors.query_vectors(vectorBucketName=env["MESH_VECTOR_BUCKET"], indexName=f"tenant-{tenant}",
+    # The user's own index: <prefix><tenant>.<base32 of SHA-256(tenant NUL actor)>, at most 63 characters.
+    prefix = f"{env['MESH_INDEX_PREFIX']}{tenant}."
+    digest = base64.b32encode(hashlib.sha256(f"{tenant}\0{actor}".encode()).digest()).decode().lower()
+    index = prefix + digest.rstrip("=")[:min(26, 63 - len(prefix))]
+    found = vectors.query_vectors(vectorBucketName=env["MESH_VECTOR_BUCKET"], indexName=index,
                                   queryVector={"float32": vector}, topK=8, filter={"actor": actor},
                                   returnMetadata=True, returnDistance=True)["vectors"]
     memory = scoped.client("bedrock-agentcore")
