@@ -395,7 +395,8 @@ class AgentCoreMemoryBackend:
 
         logger.info(
             "deleted actor memory",
-            extra={"tenant": tenant_id, "actor_ref": log_ref(actor_id), "records": len(record_ids), "events": len(event_ids)},
+            extra={"tenant": tenant_id, "actor_ref": log_ref(actor_id), "records": len(record_ids),
+                   "events": len(event_ids)},
         )
         if failed:
             raise UpstreamError(

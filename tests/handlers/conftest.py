@@ -13,10 +13,10 @@ import pytest
 import runtime.testing.agents_fake  # noqa: F401
 import runtime.testing.aws  # noqa: F401
 from tests.handlers.lambda_events import (
+    QUEUE_NAME,
     SUPERVISOR_AGENT_ID,
     SUPERVISOR_ALIAS_ID,
     TENANT_CLAIM,
-    QUEUE_NAME,
     FakeLambdaContext,
     workers_document,
 )
@@ -106,7 +106,7 @@ def lambda_context() -> FakeLambdaContext:
 
 @pytest.fixture
 def tenants(tenant_index: Callable[[str], str]) -> tuple[str, ...]:
-    """acme and globex onboarded (their indexes exist)."""
+    """Acme and globex onboarded (their indexes exist)."""
     for tenant in ("acme", "globex"):
         tenant_index(tenant)
     return ("acme", "globex")
