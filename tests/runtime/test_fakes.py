@@ -738,7 +738,7 @@ def test_agentcore_calls_are_scoped_by_tenant_and_actor(aws, tenant_client):
 def test_tvm_trust_policy_and_recorded_sessions(aws):
     sts = boto3.client("sts", region_name=REGION)
     role = aws.mesh.tvm_role_arn
-    refused = (
+    refused: tuple[dict[str, Any], ...] = (
         {"Tags": []},
         {"Tags": [{"Key": "TenantID", "Value": "acme"}]},
         {"Tags": [{"Key": "TenantID", "Value": "acme"}, {"Key": "ActorID", "Value": "alice"}]},
