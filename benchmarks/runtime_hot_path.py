@@ -3,7 +3,7 @@
 Run from the repository root: ``make bench-runtime`` (= ``.venv/bin/python benchmarks/runtime_hot_path.py``).
 Writes ``benchmarks/results/runtime_hot_path.json`` and prints a summary table. Offline: AWS is emulated
 in-process (moto for STS, the project's fakes from ``runtime.testing`` for S3 Vectors and AgentCore Memory).
-Not a test: numbers depend on the machine; the ``targets`` object records what issue 3 asks for.
+Not a test: numbers depend on the machine; the ``targets`` object records each target and whether it was met.
 
 What each headline number includes is written in the JSON's ``scopes`` object and in
 ``benchmarks/README.md``. ``--help`` lists the iteration counts; ``--profile-iterations 0`` skips cProfile.
@@ -53,7 +53,7 @@ os.environ.pop("AWS_PROFILE", None)
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-#: Modules every Lambda handler path may import (issue 3, section 8), then boto3 itself.
+#: Modules every Lambda handler path may import (their import time is measured against boto3's), then boto3 itself.
 LAMBDA_MODULES = (
     "runtime.errors",
     "runtime.identity",

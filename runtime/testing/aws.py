@@ -59,7 +59,7 @@ _AUTHORIZED = ("s3vectors", "bedrock-agentcore", "sts", "sqs", "dynamodb", "kms"
 SETUP_ACCESS_KEY = "AKIAEMULATEDSETUP000"
 _SETUP_SECRET = "emulated-setup-secret"
 
-#: Strategies of the memory ``create_memory`` makes by default: the namespaces of DESIGN.md's data model.
+#: Strategies of the memory ``create_memory`` makes by default: the namespaces of ``runtime.contract.memory``.
 DEFAULT_MEMORY_STRATEGIES: tuple[dict[str, Any], ...] = (
     {
         "summaryMemoryStrategy": {
