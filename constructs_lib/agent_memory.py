@@ -118,7 +118,9 @@ class AgentMemoryBase(MeshResource):
 
         Events are conditioned on ``bedrock-agentcore:actorId``; record searches on both ``namespace`` and
         ``namespacePath`` (one statement each, as requests name one or the other); records addressed by id on
-        ``namespace``. Unless ``worker_path``, the session may also delete events and update or delete records.
+        ``namespace``. Unless ``worker_path``, the session may also delete events and update or delete records; an
+        update is authorized on the record's current namespace (``bedrock-agentcore:sourceNamespace``, from the
+        request's ``sourceNamespaces``) and may not move it to another user's (``namespace`` if present).
         """
         _isolation(isolation, "AgentMemory.grant_session_access")
         actor = session_actor_id(isolation)
@@ -133,6 +135,10 @@ class AgentMemoryBase(MeshResource):
         self._grant_on_memory(grantee, perms.WORKER_SESSION_RECORDS_BY_ID if worker_path
                               else perms.SESSION_RECORDS_BY_ID,
                               {"StringLike": {"bedrock-agentcore:namespace": namespaces}})
+        if not worker_path:
+            self._grant_on_memory(grantee, perms.SESSION_RECORDS_UPDATE, {
+                "StringLike": {"bedrock-agentcore:sourceNamespace": namespaces},
+                "StringLikeIfExists": {"bedrock-agentcore:namespace": namespaces}})
         return grant
 
     def _check_reachable(self, grantee: iam.IGrantable) -> None:

@@ -88,11 +88,18 @@ def test_user_session_access_conditions_events_on_the_actor_and_records_on_names
         "Condition": {"StringLike": {"bedrock-agentcore:namespacePath": namespaces}}}
     # Searches by namespace and records addressed by id share the namespace condition (one merged statement).
     assert by_key["bedrock-agentcore:namespace"] == {
-        "Action": ["bedrock-agentcore:BatchDeleteMemoryRecords", "bedrock-agentcore:BatchUpdateMemoryRecords",
-                   "bedrock-agentcore:DeleteMemoryRecord", "bedrock-agentcore:GetMemoryRecord",
-                   "bedrock-agentcore:ListMemoryRecords", "bedrock-agentcore:RetrieveMemoryRecords"],
+        "Action": ["bedrock-agentcore:BatchDeleteMemoryRecords", "bedrock-agentcore:DeleteMemoryRecord",
+                   "bedrock-agentcore:GetMemoryRecord", "bedrock-agentcore:ListMemoryRecords",
+                   "bedrock-agentcore:RetrieveMemoryRecords"],
         "Effect": "Allow", "Resource": _memory_ref(agent_memory),
         "Condition": {"StringLike": {"bedrock-agentcore:namespace": namespaces}}}
+    # An update is authorized on the record's current namespace (the request's sourceNamespaces), and may not
+    # move the record to a namespace outside the user's.
+    assert find_statement(stmts, "bedrock-agentcore:BatchUpdateMemoryRecords") == {
+        "Action": "bedrock-agentcore:BatchUpdateMemoryRecords",
+        "Effect": "Allow", "Resource": _memory_ref(agent_memory),
+        "Condition": {"StringLike": {"bedrock-agentcore:sourceNamespace": namespaces},
+                      "StringLikeIfExists": {"bedrock-agentcore:namespace": namespaces}}}
     assert find_statement(stmts, "kms:Decrypt")["Condition"] == {
         "StringEquals": {"kms:ViaService": ["bedrock-agentcore.us-east-1.amazonaws.com"]}}
 

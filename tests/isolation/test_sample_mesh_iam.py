@@ -191,3 +191,23 @@ def test_iam_denies_the_tenants_function_role_a_user_session(deployed, monkeypat
     store = _store_as(aws, deployment, "Tenants", monkeypatch)
     with pytest.raises(AccessDeniedError):
         store.put_memory(Identity("acme", "alice"), "never stored", kind="note")
+
+
+def test_iam_denies_updating_another_users_record_or_moving_one_into_it(deployed):
+    aws, deployment = deployed
+    orchestrator = aws.vend(deployment.role_arn(ORCHESTRATOR))
+    session = client_with(assume(orchestrator, deployment.role_arn(TVM), tenant="acme", actor="alice"),
+                          "bedrock-agentcore")
+    memory_id = _home(deployment).outputs["MemoryId"]
+
+    def update(source: str, target: str | None = None):
+        record = {"memoryRecordId": "mem-" + "0" * 40, "timestamp": 0, "content": {"text": "x"},
+                  "sourceNamespaces": [source], **({"namespaces": [target]} if target else {})}
+        return session.batch_update_memory_records(memoryId=memory_id, records=[record])
+
+    own, bobs = "/facts/acme:alice/", "/facts/acme:bob/"
+    # The own record is authorized by its current namespace (the request's sourceNamespaces); the record
+    # does not exist, so the service answers the item as failed, not access denied.
+    update(own)
+    assert denied(update, bobs) == "AccessDeniedException"
+    assert denied(update, own, bobs) == "AccessDeniedException"
