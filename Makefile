@@ -47,10 +47,10 @@ synth: deps ## Synthesize the sample config into cdk.out (cdk-nag on; BUNDLE=1 b
 	@echo "Synthesized: $$(ls cdk.out/*.template.json | wc -l) templates in cdk.out/"
 	@$(if $(BUNDLING),true,echo "Review only: Lambda code not bundled, so 'cdk deploy --app cdk.out' refuses it. Deploy with 'npx cdk deploy', or 'make synth BUNDLE=1'.")
 
-test: deps ## Run the offline test suite (what CI runs)
+test: deps lint ## Run ruff and mypy, then the offline test suite (what CI runs)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed ## ruff check and mypy (not yet part of make test)
+lint: $(VENV)/.installed ## ruff check and mypy (also the first step of make test)
 	@status=0; $(PY) -m ruff check . || status=1; $(PY) -m mypy || status=1; exit $$status
 
 test-live: $(VENV)/.installed ## Opt-in tests against a deployed mesh (skip cleanly without AWS credentials)

@@ -220,7 +220,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     logging.getLogger("runtime.credentials").setLevel(logging.ERROR)
     with emulated_aws(REGION, ACCOUNT_ID, strict=False) as aws:
-        aws.setup_mesh(with_memory=True)
+        aws.setup_mesh()
         client = bench_client_create(aws, args.client_samples)
         memory_runs = [bench_broker_memory(aws, 1024) for _ in range(args.memory_runs)]
         fleets: dict[str, list[dict[str, Any]]] = {"tenant": [], "user": []}

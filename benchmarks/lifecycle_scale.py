@@ -188,7 +188,7 @@ def _environment(aws: Any, workdir: Path) -> dict[str, str]:
         "MESH_EMBEDDING_DIMENSION": str(DIMENSION), "MESH_DISTANCE_METRIC": "cosine",
         "MESH_EMBEDDING_MODEL_ID": "amazon.titan-embed-text-v2:0", "MESH_MEMORY_ID": layout.memory_id,
         "MESH_TVM_ROLE_ARN": layout.tvm_role_arn, "MESH_SUMMARY_MODEL_ID": "amazon.nova-lite-v1:0",
-        "MESH_STATE_TABLE": str(layout.state_table), "MESH_RETENTION_DAYS": "90",
+        "MESH_STATE_TABLE": layout.state_table, "MESH_RETENTION_DAYS": "90",
         "MESH_SUMMARY_QUEUE_URL": sqs.create_queue(QueueName="summaries")["QueueUrl"],
         "MESH_LIFECYCLE_QUEUE_URL": sqs.create_queue(QueueName="lifecycle")["QueueUrl"],
         "MESH_TENANT_CLAIM": ev.TENANT_CLAIM, "MESH_WORKERS_FILE": str(workers),

@@ -3,7 +3,7 @@
 Run from the repository root: ``make bench-runtime`` (= ``.venv/bin/python benchmarks/runtime_hot_path.py``).
 Writes ``benchmarks/results/runtime_hot_path.json`` and prints a summary table. Offline: AWS is emulated
 in-process (moto for STS, the project's fakes from ``runtime.testing`` for S3 Vectors and AgentCore Memory).
-Not a test: numbers depend on the machine; the ``targets`` object records what issue 3 asks for.
+Not a test: numbers depend on the machine; the ``targets`` object records each target and whether it was met.
 
 What each headline number includes is written in the JSON's ``scopes`` object and in
 ``benchmarks/README.md``. ``--help`` lists the iteration counts; ``--profile-iterations 0`` skips cProfile.
@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ os.environ.pop("AWS_PROFILE", None)
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-#: Modules every Lambda handler path may import (issue 3, section 8), then boto3 itself.
+#: Modules every Lambda handler path may import (their import time is measured against boto3's), then boto3 itself.
 LAMBDA_MODULES = (
     "runtime.errors",
     "runtime.identity",
@@ -191,9 +191,9 @@ def bench_sts_and_broker(aws: Any, args: argparse.Namespace) -> dict[str, Any]:
         for mode, workers in (("sequential", 1), ("threads_8", 8)):
             broker = TenantCredentialBroker(aws.mesh.tvm_role_arn, region=REGION, duration_seconds=3600,
                                             isolation=isolation)
-            hooked = Counter()
+            hooked: Counter[str] = Counter()
             broker.sts_client.meta.events.register(
-                "before-call.sts.AssumeRole", lambda **_: hooked.update(["AssumeRole"])
+                "before-call.sts.AssumeRole", lambda hooked=hooked, **_: hooked.update(["AssumeRole"])
             )
             emulated_before = aws.call_count("sts", "AssumeRole")
             started = time.perf_counter()
@@ -203,7 +203,8 @@ def bench_sts_and_broker(aws: Any, args: argparse.Namespace) -> dict[str, Any]:
             else:
                 chunks = [requests[i::workers] for i in range(workers)]
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    list(pool.map(lambda chunk: [broker.client("s3vectors", t, a) for t, a in chunk], chunks))
+                    list(pool.map(
+                        lambda chunk, broker=broker: [broker.client("s3vectors", t, a) for t, a in chunk], chunks))
             elapsed = time.perf_counter() - started
             stats = broker.stats
             result[f"{isolation}_isolation_{mode}"] = {
@@ -239,6 +240,7 @@ def bench_sts_and_broker(aws: Any, args: argparse.Namespace) -> dict[str, Any]:
 def bench_client_per_request(aws: Any, args: argparse.Namespace) -> dict[str, Any]:
     """What a TVM that builds a new boto3 client on every request pays, from already-cached credentials."""
     import boto3
+
     from runtime.credentials import TenantCredentialBroker
 
     broker = TenantCredentialBroker(aws.mesh.tvm_role_arn, region=REGION)
@@ -275,7 +277,7 @@ class CannedAnswers:
 
         self._ok = AWSResponse("https://canned.invalid/", 200, {}, None)
         self.answers: dict[tuple[str, str | None], dict[str, Any]] = {}
-        self.served = Counter()
+        self.served: Counter[str] = Counter()
 
     # capture (inside the emulation)
 
@@ -480,8 +482,13 @@ def bench_retrieve(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _searcher(store: Any, query: Any) -> Callable[[int], Any]:
+    """One search of ``store`` for ``query`` per call (the argument is the call's index)."""
+    return lambda i: store.search(query)
+
+
 def _profile(call: Callable[[int], Any], iterations: int) -> dict[str, Any]:
-    """cProfile of ``iterations`` calls: own time by package and the 12 costliest functions.
+    """Profile of ``iterations`` calls under cProfile: own time by package and the 12 costliest functions.
 
     cProfile adds a fixed cost per Python call, so code made of many tiny calls (botocore's per-float
     serializer) looks larger here than in the wall-clock parts; use it for where, the parts for how much.
@@ -639,7 +646,7 @@ def bench_local_store(args: argparse.Namespace) -> dict[str, Any]:
         store, actors, build_s = build(owners)
         query = MemoryQuery(tenant_id=TENANT, actor_id=actors[0], text="where does the user like to sit?", top_k=5)
         assert len(store.search(query)) == 5
-        samples, cpu = time_calls_cpu(lambda i: store.search(query), args.local_iterations, warmup=20)
+        samples, cpu = time_calls_cpu(_searcher(store, query), args.local_iterations, warmup=20)
         results[label] = {
             "actors": len(actors),
             "records_of_queried_actor": owners.count(0),
@@ -695,7 +702,7 @@ def _machine() -> dict[str, Any]:
     except (OSError, StopIteration):
         mem_kb = 0
     return {
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "platform": platform.platform(),
         "cpu_model": cpu,
         "cpu_count": os.cpu_count(),
@@ -719,7 +726,7 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     floor_ns = timer_floor_ns()
     with emulated_aws(REGION, ACCOUNT_ID, strict=True) as aws:
-        aws.setup_mesh(dimension=DIMENSION, with_memory=False)
+        aws.setup_mesh(dimension=DIMENSION)
         sts = bench_sts_and_broker(aws, args)
         per_request = bench_client_per_request(aws, args)
     retrieve = bench_retrieve(args)

@@ -74,7 +74,7 @@ PROJECT = ROOT
 SNAPSHOT_IGNORE = (".git", ".venv", "node_modules", "cdk.out", "build", "dist", "*.egg-info", ".pytest_cache",
                    ".hypothesis", "__pycache__", ".mypy_cache", ".ruff_cache", "results", "cdk.context.json")
 
-#: Targets of issue 2, section 6 (on a 2-core machine).
+#: Synth-time targets for the sample config and for 50 workers (on a 2-core machine).
 SAMPLE_TARGET_S = 12.0
 WORKERS50_TARGET_S = 45.0
 #: CloudFormation per-stack limits.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from runtime.contract import memory, rules
 from runtime.contract.rules import Rule
@@ -139,6 +139,18 @@ def trusted_identity(tenant_id: Any, actor_id: Any, *, index_prefix: str = "") -
     """Build the identity from ids supplied by trusted service code (never from an end user's request body)."""
     validate_tenant_id(tenant_id, index_prefix=index_prefix)
     return Identity(tenant_id=tenant_id, actor_id=actor_id)
+
+
+@overload
+def log_ref(value: str) -> str: ...
+
+
+@overload
+def log_ref(value: None) -> None: ...
+
+
+@overload
+def log_ref(value: str | None) -> str | None: ...
 
 
 def log_ref(value: str | None) -> str | None:

@@ -21,8 +21,8 @@ from xml.sax.saxutils import escape
 
 from runtime.errors import InvalidInputError, UpstreamError, UpstreamTimeoutError
 from runtime.identity import (
-    log_ref,
     Identity,
+    log_ref,
     validate_actor_id,
     validate_agent_name,
     validate_session_id,
@@ -64,13 +64,17 @@ SUMMARY_SYSTEM_PROMPT = (
 class SummaryStore(Protocol):
     """What the summarizer needs from a vector store (S3 Vectors or local)."""
 
-    def put_summary(self, identity: Identity, *, agent: str, session_id: str, content: str) -> str: ...
+    def put_summary(self, identity: Identity, *, agent: str, session_id: str, content: str) -> str:
+        """Store ``content`` as the session's summary memory and return its key."""
+        ...
 
 
 class SessionTurnSource(Protocol):
     """A backend that lists a session's conversation (``AgentCoreMemoryBackend``)."""
 
-    def list_session_turns(self, identity: Identity, session_id: str) -> list[tuple[str, str]]: ...
+    def list_session_turns(self, identity: Identity, session_id: str) -> list[tuple[str, str]]:
+        """The session's turns as ``(role, text)``, oldest first."""
+        ...
 
 
 #: Where turns come from: a backend with ``list_session_turns``, a callable
@@ -92,6 +96,7 @@ class SummaryResult:
 
     @property
     def written(self) -> bool:
+        """Whether a summary was stored."""
         return self.key is not None
 
 
@@ -120,6 +125,7 @@ class SummaryJob:
 
     @property
     def identity(self) -> Identity:
+        """The tenant and actor whose session this job summarizes."""
         return Identity(tenant_id=self.tenant_id, actor_id=self.actor_id)
 
     def to_message(self) -> str:
@@ -194,7 +200,8 @@ def enqueue_summary_job(
         raise UpstreamError(f"SQS SendMessage for the summary job failed: {code}") from error
     except BotoCoreError as error:
         raise UpstreamError(f"SQS SendMessage for the summary job failed: {type(error).__name__}") from error
-    logger.info("summary job enqueued", extra={"tenant_id": identity.tenant_id, "actor_ref": log_ref(identity.actor_id)})
+    logger.info("summary job enqueued",
+                extra={"tenant_id": identity.tenant_id, "actor_ref": log_ref(identity.actor_id)})
     return str(response["MessageId"])
 
 
@@ -386,4 +393,5 @@ def _require_int(field: str, value: Any, low: int) -> None:
 
 
 def _log_fields(identity: Identity, session_id: str) -> dict[str, str]:
-    return {"tenant_id": identity.tenant_id, "actor_ref": log_ref(identity.actor_id), "session_ref": log_ref(session_id)}
+    return {"tenant_id": identity.tenant_id, "actor_ref": log_ref(identity.actor_id),
+            "session_ref": log_ref(session_id)}

@@ -225,6 +225,16 @@ def test_make_help_describes_every_target():
     assert all(len(line.split(maxsplit=1)) == 2 for line in listed.values())
 
 
+def test_make_test_runs_ruff_and_mypy_before_pytest():
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    recipe = _run(["make", "-n", "test", "VENV_FORCE=", "-o", ".venv/.installed", "-o", "node_modules/.installed"])
+    lines = recipe.stdout.splitlines()
+    lint = next(i for i, line in enumerate(lines) if "-m ruff check ." in line and "-m mypy" in line)
+    tests = next(i for i, line in enumerate(lines) if "-m pytest" in line)
+    assert lint < tests
+
+
 def test_make_synth_counts_only_this_synths_templates():
     if shutil.which("make") is None:
         pytest.skip("make is not installed")

@@ -3,7 +3,8 @@
 Uses boto3's ``bedrock-agentcore`` client directly so every failure surfaces as a typed error
 (``bedrock_agentcore.memory.MemoryClient.retrieve_memories`` logs and swallows them). The AgentCore actor id
 is ``<tenant>:<actor>`` (:attr:`Identity.agentcore_actor_id`) and long-term records live in the namespaces of
-DESIGN.md: ``/summaries/{actorId}/{sessionId}/``, ``/facts/{actorId}/`` and ``/preferences/{actorId}/``.
+``runtime.contract.memory``: ``/summaries/{actorId}/{sessionId}/``, ``/facts/{actorId}/`` and
+``/preferences/{actorId}/``.
 """
 
 from __future__ import annotations
@@ -395,7 +396,8 @@ class AgentCoreMemoryBackend:
 
         logger.info(
             "deleted actor memory",
-            extra={"tenant": tenant_id, "actor_ref": log_ref(actor_id), "records": len(record_ids), "events": len(event_ids)},
+            extra={"tenant": tenant_id, "actor_ref": log_ref(actor_id), "records": len(record_ids),
+                   "events": len(event_ids)},
         )
         if failed:
             raise UpstreamError(

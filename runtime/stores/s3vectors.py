@@ -262,7 +262,8 @@ class S3VectorsMemoryStore(DraftWriter):
             if not metadata_matches(metadata, valid):
                 logger.warning(
                     "dropped a query result outside the query filter",
-                    extra={"tenant": valid.tenant_id, "actor_ref": log_ref(valid.actor_id), "operation": "QueryVectors"},
+                    extra={"tenant": valid.tenant_id, "actor_ref": log_ref(valid.actor_id),
+                           "operation": "QueryVectors"},
                 )
                 continue
             score = similarity_from_distance(item.get("distance"), metric)

@@ -107,6 +107,7 @@ class StoredEvent:
     namespace_variables: dict[str, str] = field(default_factory=dict)
 
     def describe(self, *, include_payload: bool = True) -> dict[str, Any]:
+        """The event as GetEvent and ListEvents return it (``payload`` empty unless included)."""
         answer: dict[str, Any] = {
             "memoryId": self.memory_id,
             "actorId": self.actor_id,
@@ -145,6 +146,7 @@ class StoredRecord:
     metadata: dict[str, Any] | None = None
 
     def describe(self, score: float | None = None) -> dict[str, Any]:
+        """The record as GetMemoryRecord and the list/retrieve summaries return it, with ``score`` if given."""
         answer: dict[str, Any] = {
             "memoryRecordId": self.record_id,
             "content": {"text": self.text},

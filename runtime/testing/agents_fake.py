@@ -99,10 +99,12 @@ class Caller:
 
     @property
     def tenant_id(self) -> str | None:
+        """The session's ``TenantID`` tag, if any."""
         return self.tags.get("TenantID")
 
     @property
     def actor_id(self) -> str | None:
+        """The session's ``ActorID`` tag, if any."""
         return self.tags.get("ActorID")
 
 
@@ -185,6 +187,7 @@ class ScriptedAgents:
     # -- serving ----------------------------------------------------------------------------------------
 
     def serve(self, model: Any, params: Mapping[str, Any], signer: Any, context: Mapping[str, Any]) -> Any:
+        """Answer a call to a scripted agent or model; ``None`` for any other operation (botocore sends it on)."""
         service = model.service_model.service_name
         operation = model.name
         handlers = {

@@ -365,7 +365,7 @@ def _now_iso(later_s: float = 0.0) -> str:
     """UTC now (plus ``later_s``) in ISO 8601 with milliseconds, the form of ``aws:TokenIssueTime``."""
     import datetime
 
-    moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=later_s)
+    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=later_s)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

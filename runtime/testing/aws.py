@@ -59,7 +59,7 @@ _AUTHORIZED = ("s3vectors", "bedrock-agentcore", "sts", "sqs", "dynamodb", "kms"
 SETUP_ACCESS_KEY = "AKIAEMULATEDSETUP000"
 _SETUP_SECRET = "emulated-setup-secret"
 
-#: Strategies of the memory ``create_memory`` makes by default: the namespaces of DESIGN.md's data model.
+#: Strategies of the memory ``create_memory`` makes by default: the namespaces of ``runtime.contract.memory``.
 DEFAULT_MEMORY_STRATEGIES: tuple[dict[str, Any], ...] = (
     {
         "summaryMemoryStrategy": {
@@ -82,9 +82,9 @@ class MeshLayout:
     distance_metric: str
     tvm_role_arn: str
     non_filterable_keys: tuple[str, ...]
-    memory_id: str | None
+    memory_id: str
+    state_table: str
     isolation: str = "user"
-    state_table: str | None = None
     deployment: Deployment | None = field(default=None, repr=False)
 
     def index_name(self, tenant_id: str, actor_id: str) -> str:
@@ -321,7 +321,8 @@ class EmulatedAws:
         requested = params.get("memoryStrategies") or []
         created = (parsed.get("memory") or {}).get("strategies") or []
         for spec, strategy in zip(requested, created, strict=False):
-            templates = next(iter(spec.values()), {}).get("namespaceTemplates")
+            body: Mapping[str, Any] = next(iter(spec.values()), {})
+            templates = body.get("namespaceTemplates")
             if templates:
                 self.agentcore.register_strategy_templates(strategy["strategyId"], templates)
 

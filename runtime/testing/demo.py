@@ -244,10 +244,10 @@ class Demo:
         (tmp / "workers.json").write_text(json.dumps(workers))
         layout = aws.setup_mesh(dimension=256, index_prefix="tenant-", workers=worker_roles(workers))
         os.environ.update({
-            "MESH_STATE_TABLE": str(layout.state_table),  # the deployed state table: tombstones and jobs
+            "MESH_STATE_TABLE": layout.state_table,  # the deployed state table: tombstones and jobs
             "MESH_REGION": REGION, "MESH_VECTOR_BUCKET": layout.bucket_name, "MESH_INDEX_PREFIX": "tenant-",
             "MESH_EMBEDDING_DIMENSION": "256", "MESH_EMBEDDING_MODEL_ID": "amazon.titan-embed-text-v2:0",
-            "MESH_MEMORY_ID": layout.memory_id or "", "MESH_TVM_ROLE_ARN": layout.tvm_role_arn,
+            "MESH_MEMORY_ID": layout.memory_id, "MESH_TVM_ROLE_ARN": layout.tvm_role_arn,
             "MESH_SUMMARY_QUEUE_URL": sqs.create_queue(QueueName="summaries")["QueueUrl"],
             "MESH_LIFECYCLE_QUEUE_URL": sqs.create_queue(QueueName="lifecycle")["QueueUrl"],
             "MESH_TENANT_CLAIM": "custom:tenant_id", "MESH_WORKERS_FILE": str(tmp / "workers.json"),

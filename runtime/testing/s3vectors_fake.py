@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import functools
 import json
 import math
 import re
@@ -106,6 +107,7 @@ class VectorIndex:
     _matrix: tuple[list[str], Any] | None = field(default=None, repr=False)
 
     def changed(self) -> None:
+        """Drop the cached matrix after a write."""
         self._matrix = None
 
     def matrix(self) -> tuple[list[str], Any]:
@@ -117,6 +119,7 @@ class VectorIndex:
         return self._matrix
 
     def describe(self) -> dict[str, Any]:
+        """The index as GetIndex returns it."""
         answer: dict[str, Any] = {
             "vectorBucketName": self.bucket_name,
             "indexName": self.name,
@@ -223,7 +226,7 @@ class FakeS3Vectors:
             raise _validation("Must specify either vectorBucketName or vectorBucketArn but not both")
         if arn:
             name, _ = self._parse_arn(arn, region, want_index=False)
-        return self._bucket_named(region, name)
+        return self._bucket_named(region, str(name))
 
     @staticmethod
     def _index_in(bucket: VectorBucket, name: str) -> VectorIndex:
@@ -240,10 +243,10 @@ class FakeS3Vectors:
         if arn:
             bucket_name, index_name = self._parse_arn(arn, region, want_index=True)
         try:
-            bucket = self._bucket_named(region, bucket_name)
+            bucket = self._bucket_named(region, str(bucket_name))
         except ServiceError:
             raise ServiceError("NotFoundException", "The specified index could not be found") from None
-        return self._index_in(bucket, index_name)
+        return self._index_in(bucket, str(index_name))
 
     def _resource(self, arn: str, region: str) -> VectorBucket | VectorIndex:
         match = _ARN.fullmatch(arn or "")
@@ -541,7 +544,7 @@ class FakeS3Vectors:
             scores = _bm25(text, index, candidates)
             for key, score in scores.items():
                 bm25.setdefault(key, {})[text["metadataKey"]] = score
-            text_rank.append(sorted(scores, key=lambda k, s=scores: (-s[k], k)))
+            text_rank.append([key for key, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))])
 
         if not query_texts:
             ranked = vector_rank
@@ -748,6 +751,14 @@ def _bm25(query: Mapping[str, Any], index: VectorIndex, keys: list[str]) -> dict
 _Predicate = Callable[[Mapping[str, Any]], bool]
 
 
+def _all_of(predicates: list[_Predicate], metadata: Mapping[str, Any]) -> bool:
+    return all(p(metadata) for p in predicates)
+
+
+def _any_of(predicates: list[_Predicate], metadata: Mapping[str, Any]) -> bool:
+    return any(p(metadata) for p in predicates)
+
+
 def _compile_filter(spec: Any, index: VectorIndex) -> _Predicate:
     if not isinstance(spec, Mapping):
         raise _validation("Invalid filter: a filter must be a JSON object")
@@ -758,9 +769,9 @@ def _compile_filter(spec: Any, index: VectorIndex) -> _Predicate:
                 raise _validation(f"Invalid filter: {name} takes a non-empty array of filters")
             children = [_compile_filter(child, index) for child in condition]
             if name == "$and":
-                parts.append(lambda md, cs=children: all(c(md) for c in cs))
+                parts.append(functools.partial(_all_of, children))
             else:
-                parts.append(lambda md, cs=children: any(c(md) for c in cs))
+                parts.append(functools.partial(_any_of, children))
         elif name.startswith("$"):
             raise _validation(f"Invalid filter: unsupported operator {name}")
         else:

@@ -423,7 +423,7 @@ def test_local_bundling_builds_an_importable_lean_bundle(tmp_path: Path, monkeyp
 
     code_zip, layer_zip = _zip_bytes(code_dir), _zip_bytes(layer_root)
     print(f"\nRuntimeBundle zip bytes: code={code_zip} sdk_layer={layer_zip}")
-    assert code_zip < 5 * 1024 * 1024  # the per-function target of issue 4 (the SDK layer is reported separately)
+    assert code_zip < 5 * 1024 * 1024  # the per-function target (5 MB; the SDK layer is reported separately)
     assert layer_zip < 50 * 1024 * 1024
 
     # A fresh interpreter with no site-packages (-S), no environment paths (-I) and no bytecode written into the

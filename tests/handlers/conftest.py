@@ -13,10 +13,10 @@ import pytest
 import runtime.testing.agents_fake  # noqa: F401
 import runtime.testing.aws  # noqa: F401
 from tests.handlers.lambda_events import (
+    QUEUE_NAME,
     SUPERVISOR_AGENT_ID,
     SUPERVISOR_ALIAS_ID,
     TENANT_CLAIM,
-    QUEUE_NAME,
     FakeLambdaContext,
     workers_document,
 )
@@ -33,7 +33,7 @@ from tests.runtime.conftest import (  # noqa: F401  (shared fixtures)
 
 
 @pytest.fixture
-def aws(aws_credentials: None) -> Iterator[Any]:
+def aws(aws_credentials: None) -> Iterator[Any]:  # noqa: F811  (pytest injects the imported fixture by this name)
     """The runtime tests' emulated mesh plus the workers file's access roles, synthesized by the constructs and
     trusting the test's own credentials (the orchestrator runs with them)."""
     from runtime.testing import emulated_aws
@@ -73,7 +73,7 @@ def lifecycle_queue(aws: Any) -> str:
 
 @pytest.fixture
 def orchestrator_env(
-    mesh_env: dict[str, str], workers_file: Path, summary_queue: str, lifecycle_queue: str,
+    mesh_env: dict[str, str], workers_file: Path, summary_queue: str, lifecycle_queue: str,  # noqa: F811  (pytest injects the imported fixture by this name)
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, str]]:
     """Everything the orchestrator's environment holds in a deployment, pointing at the emulated mesh."""
@@ -105,8 +105,8 @@ def lambda_context() -> FakeLambdaContext:
 
 
 @pytest.fixture
-def tenants(tenant_index: Callable[[str], str]) -> tuple[str, ...]:
-    """acme and globex onboarded (their indexes exist)."""
+def tenants(tenant_index: Callable[[str], str]) -> tuple[str, ...]:  # noqa: F811  (pytest injects the imported fixture by this name)
+    """Acme and globex onboarded (their indexes exist)."""
     for tenant in ("acme", "globex"):
         tenant_index(tenant)
     return ("acme", "globex")

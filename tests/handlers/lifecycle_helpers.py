@@ -23,7 +23,8 @@ def create_user_index(aws: Any, identity: Identity) -> str:
     name = user_index(aws, identity)
     aws.client("s3vectors").create_index(
         vectorBucketName=aws.mesh.bucket_name, indexName=name, dataType="float32", dimension=aws.mesh.dimension,
-        distanceMetric="cosine", metadataConfiguration={"nonFilterableMetadataKeys": list(aws.mesh.non_filterable_keys)},
+        distanceMetric="cosine",
+        metadataConfiguration={"nonFilterableMetadataKeys": list(aws.mesh.non_filterable_keys)},
         tags={memory.TENANT_TAG: identity.tenant_id, memory.ACTOR_TAG: identity.actor_id})
     return name
 

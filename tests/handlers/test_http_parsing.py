@@ -51,6 +51,7 @@ def test_api_event_is_parsed_with_claims_route_and_body():
     request = parse_request(event)
     assert request.api and request.method == "POST" and request.route_key == ROUTES[0]
     assert dict(request.body) == {"message": "hi"} and dict(request.path_parameters) == {"session_id": "s1"}
+    assert request.claims is not None
     assert request.claims["sub"] == "alice" and request.request_id == event["requestContext"]["requestId"]
     assert match_route(request, ROUTES) == (ROUTES[0], {"session_id": "s1"})
 
@@ -60,7 +61,9 @@ def test_default_route_falls_back_to_method_and_path():
     event["routeKey"] = "$default"
     event["rawPath"] = "/sessions/abc-1/end"
     event["requestContext"]["http"]["method"] = "POST"
-    route, params = match_route(parse_request(event), ROUTES)
+    matched = match_route(parse_request(event), ROUTES)
+    assert matched is not None
+    route, params = matched
     assert route == ROUTES[1] and dict(params) == {"session_id": "abc-1"}
     event["rawPath"] = "/sessions/abc-1/end/extra"
     assert match_route(parse_request(event), ROUTES) is None

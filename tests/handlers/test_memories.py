@@ -193,9 +193,11 @@ def test_another_users_or_a_malformed_key_is_refused_before_any_aws_call(mesh):
     summary = next(m for m in mine if m["source"] == "bedrock-agent")
     status, answer = call("PATCH /memories/{key}", key=summary["key"], body={"content": "x"})
     assert status == 400 and "DELETE /sessions" in answer["error"]["message"]
-    for body in ({}, {"content": " "}, {"content": 3}, {"content": "x" * 20000}, {"content": "x", "extra": 1}):
-        status, answer = call("PATCH /memories/{key}", key=mine[0]["key"], body=body)
-        assert status == 400, body
+    bad_bodies: tuple[dict[str, Any], ...] = (
+        {}, {"content": " "}, {"content": 3}, {"content": "x" * 20000}, {"content": "x", "extra": 1})
+    for bad in bad_bodies:
+        status, answer = call("PATCH /memories/{key}", key=mine[0]["key"], body=bad)
+        assert status == 400, bad
     assert aws_calls(mesh) == before, "bad input reaches no AWS service"
     # Nothing of alice's changed.
     assert [m["content"] for page in _all_pages({"page_size": "100"}) for m in page] == [m["content"] for m in mine]

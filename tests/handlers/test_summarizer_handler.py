@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -46,7 +46,7 @@ def _say(aws: Any, identity: Identity, session_id: str, *turns: tuple[str, str])
             memoryId=aws.mesh.memory_id,
             actorId=identity.agentcore_actor_id,
             sessionId=session_id,
-            eventTimestamp=datetime.now(timezone.utc),
+            eventTimestamp=datetime.now(UTC),
             payload=[{"conversational": {"content": {"text": text}, "role": role}}],
         )
 

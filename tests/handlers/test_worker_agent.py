@@ -5,8 +5,6 @@ through the adapter with credentials its own role vends from the memory home's T
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,9 +22,7 @@ from tests.handlers.lambda_events import (
     message_event,
     remembered,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
-from scripted_model import ModelRequest, ScriptedModel, ToolCall  # noqa: E402
+from tests.runtime.scripted_model import ModelRequest, ScriptedModel, ToolCall
 
 SUPERVISOR = f"{SUPERVISOR_AGENT_ID}/{SUPERVISOR_ALIAS_ID}"
 ALICE = claims_for("acme", "alice")

@@ -111,9 +111,10 @@ class ScriptedModel(Model):
             if not self._queue:
                 raise AssertionError(f"the script has no reply left for call {len(self.requests)}")
             return self._queue.pop(0)
-        if callable(self._script):
-            return self._script(request)
-        return self._script
+        if isinstance(self._script, str):
+            return self._script
+        assert callable(self._script)  # a list of replies is served from the queue above
+        return self._script(request)
 
     def _events(self, reply: Reply) -> list[StreamEvent]:
         blocks = [reply] if isinstance(reply, (str, ToolCall)) else list(reply)

@@ -1,5 +1,5 @@
-"""The credential broker against the emulation (IAM on the synthesized TVM) with injected faults: isolation levels, shared clients,
-stale credentials, the STS circuit breaker and its 503."""
+"""The credential broker against the emulation (IAM on the synthesized TVM) with injected faults: isolation levels,
+shared clients, stale credentials, the STS circuit breaker and its 503."""
 
 from __future__ import annotations
 

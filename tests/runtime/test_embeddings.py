@@ -385,7 +385,7 @@ def test_pool_and_retry_bounds_are_validated(runtime_client, kwargs, field):
 
 
 def cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b))
+    return sum(x * y for x, y in zip(a, b, strict=True))
 
 
 def test_local_vectors_are_unit_length_and_deterministic():

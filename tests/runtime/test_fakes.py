@@ -19,8 +19,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, NoCredentialsError, ParamValidationError
 
 from runtime.testing import attach_client, emulated_aws, lexical_score, output_problems
-from runtime.testing.aws import _HANDLERS
 from runtime.testing._model import validate_output
+from runtime.testing.aws import _HANDLERS
 
 # The conftest's ``aws`` fixture lays the mesh out with these.
 REGION = "us-east-1"
@@ -28,7 +28,7 @@ ACCOUNT_ID = "111111111111"
 BUCKET = "mesh-test-bucket"
 INDEX = "fake-index"
 INDEX_ARN = f"arn:aws:s3vectors:{REGION}:{ACCOUNT_ID}:bucket/{BUCKET}/index/{INDEX}"
-NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 
 def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
@@ -738,7 +738,7 @@ def test_agentcore_calls_are_scoped_by_tenant_and_actor(aws, tenant_client):
 def test_tvm_trust_policy_and_recorded_sessions(aws):
     sts = boto3.client("sts", region_name=REGION)
     role = aws.mesh.tvm_role_arn
-    refused = (
+    refused: tuple[dict[str, Any], ...] = (
         {"Tags": []},
         {"Tags": [{"Key": "TenantID", "Value": "acme"}]},
         {"Tags": [{"Key": "TenantID", "Value": "acme"}, {"Key": "ActorID", "Value": "alice"}]},

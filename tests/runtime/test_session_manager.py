@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from scripted_model import ScriptedModel
 from strands import Agent
 
 from runtime.identity import Identity
 from runtime.integrations.session_manager import MeshSessionManager
+from tests.runtime.scripted_model import ScriptedModel
 
 ALICE = Identity("acme", "alice")
 BOB = Identity("acme", "bob")

@@ -67,7 +67,7 @@ def _query(identity: Identity, text: str, **kwargs) -> MemoryQuery:
 # -- short-term: turns ---------------------------------------------------------------------------------
 
 
-def test_turns_round_trip_in_order(aws, backend, memory_id, clock) -> None:
+def test_turns_round_trip_in_order(aws, backend: AgentCoreMemoryBackend, memory_id, clock) -> None:
     assert isinstance(backend, MemoryBackend) and backend.name == "agentcore"
     first = backend.record_turn(ALICE, "s-1", "user", "I prefer aisle seats", agent="travel")
     backend.record_turn(ALICE, "s-1", "ASSISTANT", "Noted: aisle seats.")  # same timestamp as the first
@@ -177,7 +177,7 @@ def test_search_input_is_validated_before_any_call(aws, backend) -> None:
         (_query(ALICE, ""), "query.text"),
         (_query(ALICE, "tea", top_k=101), "top_k"),
         (MemoryQuery(tenant_id="acme", actor_id="*", text="tea"), "actor_id"),
-        (MemoryQuery(tenant_id=None, actor_id="alice", text="tea"), "tenant_id"),
+        (MemoryQuery(tenant_id=None, actor_id="alice", text="tea"), "tenant_id"),  # type: ignore[arg-type]  # under test
     ]:
         with pytest.raises(InvalidInputError, match=field):
             backend.search(query)

@@ -69,6 +69,7 @@ def test_round_trip_put_and_search(store: LocalMemoryStore) -> None:
 
     assert [r.content for r in records][0] == "prefers window seats on long flights"
     assert len(records) == 2
+    assert records[0].score is not None and records[1].score is not None
     assert records[0].score >= records[1].score
     top = records[0]
     assert (top.tenant_id, top.actor_id, top.kind, top.source, top.agent) == (
@@ -207,7 +208,7 @@ def test_tenant_must_fit_the_index_name_with_the_prefix() -> None:
 
 def test_not_an_identity_is_rejected(store: LocalMemoryStore) -> None:
     with pytest.raises(InvalidInputError, match="identity"):
-        store.put_memory(("acme", "alice"), "content", kind="note")
+        store.put_memory(("acme", "alice"), "content", kind="note")  # type: ignore[arg-type]  # the wrong type is the test
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t", None])

@@ -105,7 +105,7 @@ def _query(identity: Identity, text: str, **kwargs) -> MemoryQuery:
 # -- round trip and metadata ---------------------------------------------------------------------------
 
 
-def test_round_trip_put_and_search(aws, store) -> None:
+def test_round_trip_put_and_search(aws, store: S3VectorsMemoryStore) -> None:
     assert isinstance(store, MemoryBackend) and store.name == "s3vectors"
     store.put_memory(ALICE, "prefers window seats on long flights", kind="preference", agent="travel")
     store.put_memory(ALICE, "allergic to peanuts", kind="fact", session_id="s-1")
@@ -119,6 +119,7 @@ def test_round_trip_put_and_search(aws, store) -> None:
     assert (top.tenant_id, top.actor_id, top.kind, top.source, top.agent, top.stored_at) == (
         "acme", "alice", "preference", "s3vectors", "travel", NOW,
     )
+    assert records[1].score is not None and top.score is not None
     assert 0 < records[1].score <= top.score <= 1.0
 
 

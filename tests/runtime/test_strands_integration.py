@@ -16,7 +16,6 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 from moto import mock_aws
-from scripted_model import ModelRequest, ScriptedModel, ToolCall
 from strands import Agent
 from strands.types.agent import ConcurrentInvocationMode
 
@@ -39,6 +38,7 @@ from runtime.rendering import render_memory_block
 from runtime.stores import LocalMemoryStore, summary_key
 from runtime.stores.consolidation import ConsolidationPolicy, ConverseJudge
 from runtime.summarizer import SUMMARY_SYSTEM_PROMPT, SummaryJob, parse_summary_job
+from tests.runtime.scripted_model import ModelRequest, ScriptedModel, ToolCall
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:bedrock_agentcore.*")
 
@@ -407,7 +407,8 @@ def test_end_session_without_an_agent_call(store, sqs):
 
 @pytest.fixture
 def mesh(aws, tenant_index):
-    """The emulated memory home (conftest ``aws``: IAM on the synthesized TVM) with two tenant indexes, and a TVM broker."""
+    """The emulated memory home (conftest ``aws``: IAM on the synthesized TVM) with two tenant indexes, and a TVM
+    broker."""
     from runtime.credentials import TenantCredentialBroker
 
     for tenant in ("acme", "globex"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 import boto3
 
@@ -25,7 +26,7 @@ def _vector(n=1024, seed=1):
 
 def test_query_and_put_bodies_equal_botocores_own():
     plain, fast = _client(), _vector_json.install(_client())
-    query = {"vectorBucketName": "bucket-1", "indexName": "tenant-acme", "topK": 5,
+    query: dict[str, Any] = {"vectorBucketName": "bucket-1", "indexName": "tenant-acme", "topK": 5,
              "queryVector": {"float32": _vector()}, "filter": {"actor": {"$eq": "a1"}}, "returnMetadata": True}
     put = {"vectorBucketName": "bucket-1", "indexName": "tenant-acme",
            "vectors": [{"key": f"k{i}", "data": {"float32": _vector(seed=i)}, "metadata": {"actor": "a1"}}

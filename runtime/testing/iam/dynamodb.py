@@ -20,6 +20,7 @@ def attribute_value(value: Mapping[str, Any]) -> str:
 
 
 def partition_key(stored: Mapping[str, Any]) -> str:
+    """The table's partition key name, from ``stored`` (``MissingRequestData`` when it is not there)."""
     name = stored.get("partition_key")
     if not name:
         raise MissingRequestData("dynamodb:LeadingKeys needs stored={'partition_key': <the table's partition key>}")

@@ -34,6 +34,8 @@ class ResourcePolicyKind(Enum):
 
 
 class Reason(Enum):
+    """Why a request was allowed or denied."""
+
     EXPLICIT_DENY = "explicit-deny"
     ALLOW = "allow"
     IMPLICIT_DENY = "implicit-deny"

@@ -30,6 +30,7 @@ class Principal:
 
     @property
     def account(self) -> str | None:
+        """The 12-digit account in ``arn``, or ``None`` when the ARN names none."""
         parts = self.arn.split(":")
         return parts[4] if len(parts) > 5 and _ACCOUNT_ID.match(parts[4]) else None
 

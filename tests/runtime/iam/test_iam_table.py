@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import botocore.session  # type: ignore[import-untyped]
+import botocore.session
 import pytest
 
 from runtime.testing.iam import is_allowed
@@ -28,14 +28,16 @@ def validated(service: str, operation: str, params: dict[str, Any]) -> dict[str,
     """The parameters, after botocore's own validator accepted them for the operation."""
     session = botocore.session.get_session()
     model = session.get_service_model(service).operation_model(operation)
-    from botocore.validate import ParamValidator  # type: ignore[import-untyped]
+    from botocore.validate import ParamValidator
 
     report = ParamValidator().validate(params, model.input_shape)
     assert not report.has_errors(), report.generate_report()
     return params
 
 
-def context_of(service: str, operation: str, params: dict[str, Any], **options: Any) -> tuple[list[str], str, dict[str, Any]]:
+def context_of(
+    service: str, operation: str, params: dict[str, Any], **options: Any
+) -> tuple[list[str], str, dict[str, Any]]:
     return request_context(service, operation, validated(service, operation, params), region=REGION, account=ACCOUNT,
                            **options)
 

@@ -33,7 +33,7 @@ def test_check_detects_a_stale_table(generator: ModuleType, tmp_path: Path, monk
 
 
 def test_parameter_paths_are_checked_against_botocore(generator: ModuleType) -> None:
-    import botocore.session  # type: ignore[import-untyped]
+    import botocore.session
 
     shape = botocore.session.get_session().get_service_model("bedrock-agentcore").operation_model(
         "BatchDeleteMemoryRecords").input_shape
