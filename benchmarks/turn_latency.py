@@ -227,9 +227,11 @@ def bench_warm(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 
 def _environment(aws: Any, workdir: Path) -> dict[str, str]:
+    from runtime.testing.mesh_stacks import worker_roles
     from tests.handlers import lambda_events as ev
 
-    layout = aws.setup_mesh(dimension=DIMENSION, index_prefix="tenant-")
+    # The workers' access roles are deployed too: the emulation refuses AssumeRole on a role never deployed.
+    layout = aws.setup_mesh(dimension=DIMENSION, index_prefix="tenant-", workers=worker_roles(ev.workers_document()))
     sqs = aws.client("sqs")
     workers = workdir / "workers.json"
     workers.write_text(json.dumps(ev.workers_document()))
