@@ -360,7 +360,7 @@ def handler(event, context):
     index = prefix + digest.rstrip("=")[:min(26, 63 - len(prefix))]
     found = vectors.query_vectors(vectorBucketName=env["MESH_VECTOR_BUCKET"], indexName=index,
                                   queryVector={"float32": vector}, topK=8, filter={"actor": actor},
-                                  returnMetadata=True, returnDistance=True)["vectors"]
+                                  returnMetadata=True, returnDistance=True).get("vectors", [])
     memory = scoped.client("bedrock-agentcore")
     records = []
     for root in ("summaries", "facts", "preferences"):
