@@ -219,15 +219,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from runtime.testing import emulated_aws
 
     logging.getLogger("runtime.credentials").setLevel(logging.ERROR)
+    fleets: dict[str, list[dict[str, Any]]] = {"tenant": [], "user": []}
+    # Each isolation level against a TVM synthesized for it (a user-isolation TVM refuses tenant-wide sessions).
     with emulated_aws(REGION, ACCOUNT_ID, strict=False) as aws:
-        aws.setup_mesh()
+        aws.setup_mesh(isolation="user")
         client = bench_client_create(aws, args.client_samples)
         memory_runs = [bench_broker_memory(aws, 1024) for _ in range(args.memory_runs)]
-        fleets: dict[str, list[dict[str, Any]]] = {"tenant": [], "user": []}
-        for isolation, seeds in (("tenant", args.seeds), ("user", args.user_seeds)):
-            for seed in range(seeds):
-                fleets[isolation].append(simulate_fleet(aws, isolation=isolation, tenants=args.tenants, seed=seed,
-                                                        hours=args.hours))
+        for seed in range(args.user_seeds):
+            fleets["user"].append(simulate_fleet(aws, isolation="user", tenants=args.tenants, seed=seed,
+                                                 hours=args.hours))
+    with emulated_aws(REGION, ACCOUNT_ID, strict=False) as aws:
+        aws.setup_mesh(isolation="tenant")
+        for seed in range(args.seeds):
+            fleets["tenant"].append(simulate_fleet(aws, isolation="tenant", tenants=args.tenants, seed=seed,
+                                                   hours=args.hours))
         sweep = {str(n): simulate_fleet(aws, isolation="tenant", tenants=n, seed=0, hours=args.hours)["sts_per_turn"]
                  for n in args.tenant_sweep}
     user_runs = fleets["user"]
