@@ -211,3 +211,19 @@ def test_iam_denies_updating_another_users_record_or_moving_one_into_it(deployed
     update(own)
     assert denied(update, bobs) == "AccessDeniedException"
     assert denied(update, own, bobs) == "AccessDeniedException"
+
+
+def test_iam_denies_a_user_session_another_users_existing_index(deployed):
+    aws, deployment = deployed
+    orchestrator = aws.vend(deployment.role_arn(ORCHESTRATOR))
+    alice = client_with(assume(orchestrator, deployment.role_arn(TVM), tenant="acme", actor="alice"), "s3vectors")
+    bucket = deployment.function("Orchestrator").environment["MESH_VECTOR_BUCKET"]
+    mine, bobs = (memory.user_index_name("tenant-", "acme", actor) for actor in ("alice", "bob"))
+    for index, actor in ((mine, "alice"), (bobs, "bob")):
+        aws.create_index(bucket, index, dimension=1024, tags={"TenantID": "acme", "ActorID": actor})
+    alice.list_vectors(vectorBucketName=bucket, indexName=mine)
+    # Bob's index exists and carries the session's TenantID: only its ActorID tag keeps alice out.
+    assert denied(alice.list_vectors, vectorBucketName=bucket, indexName=bobs) == "AccessDeniedException"
+    assert denied(alice.get_vectors, vectorBucketName=bucket, indexName=bobs, keys=["k"]) == "AccessDeniedException"
+    assert denied(alice.put_vectors, vectorBucketName=bucket, indexName=bobs,
+                  vectors=[{"key": "k", "data": {"float32": [0.5] * 1024}}]) == "AccessDeniedException"
